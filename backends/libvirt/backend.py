@@ -1,0 +1,201 @@
+"""A libvirt host as a NovaCron backend: one connection, one `getAllDomainStats` per poll.
+
+Every libvirt call is blocking, so each runs on this backend's own small thread pool under a
+timeout: a host that hangs ties up its own threads, never the event loop or other hosts.
+A broken connection is dropped and reopened on the next call, so a host that comes back is
+picked up by the next poll without anyone doing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import libvirt
+
+from console.errors import Code, NovaError
+from console.models import VM, Host
+
+from . import events
+from .errors import CONNECTION_CODES, translate
+from .parse import DomainDetails, domain_details, host_from_info, vm_from_stats
+
+T = TypeVar("T")
+
+STATS = (
+    libvirt.VIR_DOMAIN_STATS_STATE
+    | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+    | libvirt.VIR_DOMAIN_STATS_BALLOON
+    | libvirt.VIR_DOMAIN_STATS_VCPU
+)
+STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+"""NOWAIT: a domain inside a migration job would otherwise block the whole call for ~30 s."""
+
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_COUNT = 3
+
+
+def check_uri(uri: str) -> None:
+    """Refuse URIs that switch off certificate or host-key checks."""
+    query = parse_qs(urlsplit(uri).query)
+    if query.get("no_verify", ["0"])[0] not in ("", "0"):
+        raise NovaError(Code.URI_REFUSED, uri, "no_verify disables TLS certificate checks")
+
+
+class LibvirtBackend:
+    """One libvirt connection URI (one hypervisor host)."""
+
+    kind = "libvirt"
+
+    def __init__(
+        self,
+        name: str,
+        uri: str,
+        *,
+        read_only: bool = False,
+        timeout_s: float = 10.0,
+        host_name: str | None = None,
+    ) -> None:
+        check_uri(uri)
+        self.name = name
+        self.uri = uri
+        self.read_only = read_only
+        self.timeout_s = timeout_s
+        self.host_name = host_name or name
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"libvirt-{name}")
+        self._conn: libvirt.virConnect | None = None
+        self._conn_lock = threading.Lock()
+        self._details: dict[str, DomainDetails] = {}
+        self._on_change: list[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = []
+        self._event_callback_id: int | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:
+        """Run `fn(*args)` on this host's threads; map libvirt errors and timeouts."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._guarded, fn, args)
+        try:
+            return await asyncio.wait_for(future, timeout_s or self.timeout_s)
+        except TimeoutError as exc:
+            raise NovaError(Code.TIMEOUT, self.name, f"no answer within {timeout_s or self.timeout_s:g} s") from exc
+
+    def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        try:
+            return fn(*args)
+        except libvirt.libvirtError as err:
+            nova = translate(err, self.name)
+            if nova.kind in CONNECTION_CODES:
+                self._drop_connection()
+            raise nova from err
+
+    def connection(self) -> libvirt.virConnect:
+        """The open connection, (re)opened on demand. Runs on a worker thread."""
+        with self._conn_lock:
+            if self._conn is not None and self._conn.isAlive():
+                return self._conn
+            self._conn = None
+            opener = libvirt.openReadOnly if self.read_only else libvirt.open
+            conn = opener(self.uri)
+            if events.started():
+                try:
+                    conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
+                except libvirt.libvirtError:
+                    pass  # local drivers (test://, qemu:///) have nothing to keep alive
+                try:
+                    conn.registerCloseCallback(self._closed, None)
+                    self._event_callback_id = conn.domainEventRegisterAny(
+                        None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None
+                    )
+                except libvirt.libvirtError:
+                    self._event_callback_id = None
+            self._conn = conn
+            return conn
+
+    def _drop_connection(self) -> None:
+        with self._conn_lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except libvirt.libvirtError:
+                pass
+
+    def _closed(self, _conn: object, _reason: int, _opaque: object) -> None:
+        """libvirt says the connection died (keepalive or EOF): forget it, tell the fleet."""
+        with self._conn_lock:
+            self._conn = None
+        self._notify()
+
+    def _lifecycle(self, _conn: object, dom: Any, _event: int, _detail: int, _opaque: object) -> None:
+        """A domain started, stopped, was defined…: re-read its XML if it was (re)defined."""
+        if _event in (libvirt.VIR_DOMAIN_EVENT_DEFINED, libvirt.VIR_DOMAIN_EVENT_UNDEFINED):
+            self._details.pop(dom.UUIDString(), None)
+        self._notify()
+
+    def _notify(self) -> None:
+        for loop, callback in list(self._on_change):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(callback)
+
+    # -- Backend ----------------------------------------------------------------------------
+
+    def watch(self, on_change: Callable[[], None]) -> None:
+        """Call `on_change` on the caller's loop when a domain changes or the link drops."""
+        events.ensure_started()
+        self._on_change.append((asyncio.get_running_loop(), on_change))
+
+    async def hosts(self) -> Sequence[Host]:
+        return [await self._call(self._read_host)]
+
+    def _read_host(self) -> Host:
+        conn = self.connection()
+        info = conn.getInfo()
+        try:
+            free = conn.getFreeMemory()
+        except libvirt.libvirtError:
+            free = None
+        return host_from_info(
+            name=self.host_name, backend=self.name, uri=self.uri, info=info,
+            free_memory=free, hypervisor=conn.getType(), arch=str(info[0]),
+        )
+
+    async def vms(self) -> Sequence[VM]:
+        return await self._call(self._read_vms)
+
+    def _read_vms(self) -> list[VM]:
+        conn = self.connection()
+        records = conn.getAllDomainStats(STATS, STATS_FLAGS)
+        seen: set[str] = set()
+        vms: list[VM] = []
+        for dom, stats in records:
+            uuid = dom.UUIDString()
+            seen.add(uuid)
+            details = self._details.get(uuid)
+            if details is None:
+                details = domain_details(dom.XMLDesc(0))
+                self._details[uuid] = details
+            vms.append(vm_from_stats(uuid=uuid, name=dom.name(), stats=stats, details=details,
+                                     host=self.host_name, backend=self.name))
+        for gone in self._details.keys() - seen:
+            del self._details[gone]
+        return vms
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._drop_connection)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- helpers for capability modules -----------------------------------------------------
+
+    def domain(self, vm_id: str) -> libvirt.virDomain:
+        """Look a domain up by UUID (or name, for the CLI). Runs on a worker thread."""
+        conn = self.connection()
+        try:
+            return conn.lookupByUUIDString(vm_id)
+        except libvirt.libvirtError:
+            return conn.lookupByName(vm_id)
+

@@ -1,0 +1,183 @@
+"""Frozen data passed from backends to the fleet and on to the screens.
+
+Nothing here imports the rest of the project: every layer may depend on these types, and
+they carry plain values only (no markup, no library handles), so a snapshot can be shared
+between the polling thread, the UI and the store without copying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class VMState(StrEnum):
+    """Power state of a VM, normalised across libvirt, EC2 and Azure."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    SUSPENDED = "suspended"
+    CRASHED = "crashed"
+    MIGRATING = "migrating"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+
+
+class HostState(StrEnum):
+    """Reachability of a host as the fleet last saw it."""
+
+    UP = "up"
+    STALE = "stale"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    """One block device attached to a VM."""
+
+    target: str
+    source: str = ""
+    capacity_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A hypervisor (or a cloud region/zone acting as one)."""
+
+    id: str
+    name: str
+    backend: str
+    state: HostState = HostState.UP
+    hypervisor: str = ""
+    arch: str = ""
+    cpu_model: str = ""
+    cpus: int = 0
+    memory_bytes: int = 0
+    free_memory_bytes: int | None = None
+    uri: str = ""
+    stale: bool = False
+    age_s: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VM:
+    """A virtual machine as listed by one backend.
+
+    `key` is unique across the whole fleet (backend + id); `id` is unique within a backend
+    (a libvirt UUID, an EC2 instance id, an Azure resource id).
+    """
+
+    id: str
+    name: str
+    state: VMState
+    host: str
+    backend: str
+    vcpus: int = 0
+    memory_bytes: int = 0
+    disks: tuple[Disk, ...] = ()
+    addresses: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    cpu_time_ns: int = 0
+    created_at: float | None = None
+    stale: bool = False
+    age_s: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.backend}/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A point-in-time snapshot of one VM."""
+
+    name: str
+    vm_id: str
+    created_at: float
+    state: str = ""
+    description: str = ""
+    current: bool = False
+
+
+class MigrationPhase(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    POSTCOPY = "postcopy"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """Progress of one live migration, as the source host reports it."""
+
+    id: str
+    vm_id: str
+    vm_name: str
+    source: str
+    target: str
+    phase: MigrationPhase
+    data_total: int = 0
+    data_processed: int = 0
+    data_remaining: int = 0
+    throughput_bps: float = 0.0
+    dirty_rate_bps: float = 0.0
+    iteration: int = 0
+    expected_downtime_ms: int = 0
+    elapsed_s: float = 0.0
+    started_at: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSample:
+    """One value of one metric for one target (host or VM) at one time."""
+
+    target: str
+    metric: str
+    timestamp: float
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How the last poll of one source went."""
+
+    name: str
+    ok: bool
+    last_success: float | None = None
+    last_attempt: float | None = None
+    error: str = ""
+    consecutive_failures: int = 0
+
+    def age(self, now: float) -> float | None:
+        return None if self.last_success is None else max(0.0, now - self.last_success)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceData:
+    """What one source returned on its last successful poll."""
+
+    hosts: tuple[Host, ...] = ()
+    vms: tuple[VM, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    """The whole fleet at one moment: immutable, handed out to screens as is."""
+
+    context: str
+    taken_at: float
+    hosts: tuple[Host, ...] = ()
+    vms: tuple[VM, ...] = ()
+    health: tuple[SourceHealth, ...] = ()
+    generation: int = 0
+    restored: bool = field(default=False)
+
+    @property
+    def stale_sources(self) -> tuple[SourceHealth, ...]:
+        return tuple(h for h in self.health if not h.ok)
