@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from console.models import VM, Host, Migration, MetricSample, Snapshot
+from console.models import VM, Host, MetricSample, Migration, Snapshot
 
 
 @runtime_checkable

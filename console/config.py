@@ -161,7 +161,8 @@ def explain(exc: ValidationError, path: Path | None, text: str) -> ConfigError:
             lines.append(f"{where}unknown key '{dotted}': {fix}")
         else:
             lines.append(f"{where}'{dotted}': {err['msg']} (got {err.get('input')!r})")
-    return ConfigError(Code.CONFIG_INVALID, "; ".join(lines), "fix the file, then run `novacron config check`")
+    fix = "fix the file, then run `novacron config check`"
+    return ConfigError(Code.CONFIG_INVALID, "; ".join(lines), fix)
 
 
 def load_settings(path: Path | None = None) -> tuple[Settings, Path | None]:

@@ -9,6 +9,7 @@ picked up by the next poll without anyone doing anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +83,8 @@ class LibvirtBackend:
         try:
             return await asyncio.wait_for(future, timeout_s or self.timeout_s)
         except TimeoutError as exc:
-            raise NovaError(Code.TIMEOUT, self.name, f"no answer within {timeout_s or self.timeout_s:g} s") from exc
+            limit = timeout_s or self.timeout_s
+            raise NovaError(Code.TIMEOUT, self.name, f"no answer within {limit:g} s") from exc
 
     def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
@@ -102,10 +104,9 @@ class LibvirtBackend:
             opener = libvirt.openReadOnly if self.read_only else libvirt.open
             conn = opener(self.uri)
             if events.started():
-                try:
+                # Local drivers (test://, qemu:///) have nothing to keep alive and refuse.
+                with contextlib.suppress(libvirt.libvirtError):
                     conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
-                except libvirt.libvirtError:
-                    pass  # local drivers (test://, qemu:///) have nothing to keep alive
                 try:
                     conn.registerCloseCallback(self._closed, None)
                     self._event_callback_id = conn.domainEventRegisterAny(
@@ -120,10 +121,8 @@ class LibvirtBackend:
         with self._conn_lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(libvirt.libvirtError):
                 conn.close()
-            except libvirt.libvirtError:
-                pass
 
     def _closed(self, _conn: object, _reason: int, _opaque: object) -> None:
         """libvirt says the connection died (keepalive or EOF): forget it, tell the fleet."""

@@ -43,9 +43,9 @@ TAGS_NS = "https://novacron.dev/xmlns/tags/1"
 
 def domain_xml(rng: random.Random, name: str, role: tuple[str, str, int, int, int],
                env: str, index: int) -> str:
-    prefix, team, vcpus, mem_mib, disk_gib = role
+    prefix, team, vcpus, mem_mib, _disk_gib = role
     dom_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
-    mac = "52:54:00:%02x:%02x:%02x" % (rng.randrange(256), rng.randrange(256), index % 256)
+    mac = f"52:54:00:{rng.randrange(256):02x}:{rng.randrange(256):02x}:{index % 256:02x}"
     state = rng.choice(STATES)
     tags = [f"env={env}", f"team={team}", f"role={prefix}"]
     if rng.random() < 0.2:

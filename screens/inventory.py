@@ -1,0 +1,175 @@
+"""The inventory: every VM of the context in one keyed table, with filter, sort and detail."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Label
+
+from console import query
+from console.models import VM, FleetSnapshot
+from screens.rows import VM_COLUMNS, vm_row
+from widgets.resource_table import ResourceTable, Row
+from widgets.status_header import StatusHeader
+
+SORTABLE = tuple(c.key for c in VM_COLUMNS)
+FILTER_DEBOUNCE_S = 0.12
+
+
+class InventoryScreen(Screen[None]):
+    """`1` / `:inventory`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="inventory.filter"),
+        Binding("s", "sort_next", "Sort", id="inventory.sort"),
+        Binding("S", "sort_reverse", "Reverse", id="inventory.sort_reverse"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="inventory.clear"),
+    ]
+
+    DEFAULT_CSS = """
+    InventoryScreen #filter-bar { height: 1; display: none; background: $panel; }
+    InventoryScreen #filter-bar.-active { display: block; }
+    InventoryScreen #filter-bar Label { width: auto; padding: 0 1; color: $accent; }
+    InventoryScreen #filter { border: none; height: 1; padding: 0; width: 1fr; }
+    InventoryScreen #summary { height: 1; color: $foreground-muted; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="inventory")
+        self.filter_text = ""
+        self.sort_column = "name"
+        self.sort_reverse = False
+        self._vms: dict[str, VM] = {}
+        self._rows: dict[str, Row] = {}
+        self._shown: list[str] = []
+        self._match = query.matcher("")
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        table = ResourceTable(VM_COLUMNS, id="vms")
+        table.sort_column = self.sort_column
+        yield table
+        with Horizontal(id="filter-bar"):
+            yield Label("/")
+            yield Input(placeholder="name, tag:env=prod, host:kvm, state:running …", id="filter")
+        yield Label("", id="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", self._on_snapshot, init=True)
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one("#vms", ResourceTable)
+
+    # -- data -------------------------------------------------------------------------------
+
+    def _on_snapshot(self, snapshot: FleetSnapshot | None) -> None:
+        if snapshot is None:
+            return
+        new = {vm.key: vm for vm in snapshot.vms}
+        old = self._vms
+        changed = [vm for key, vm in new.items() if old.get(key) != vm]
+        self._vms = new
+        for vm in changed:
+            self._rows[vm.key] = vm_row(vm)
+        if new.keys() != old.keys():
+            for gone in old.keys() - new.keys():
+                self._rows.pop(gone, None)
+            self._rebuild()
+            return
+        sort_key = query.SORT_KEYS[self.sort_column]
+        if any(self._match(vm) != self._match(old[vm.key]) or sort_key(vm) != sort_key(old[vm.key])
+               for vm in changed):
+            self._rebuild()
+        else:
+            self.table.update_rows(self._rows[vm.key] for vm in changed)
+            self._update_summary()
+
+    def _rebuild(self) -> None:
+        """Filter and sort everything again (rows are reused, only order is recomputed)."""
+        vms = [vm for vm in self._vms.values() if self._match(vm)]
+        vms = query.sort_vms(vms, self.sort_column, self.sort_reverse)
+        self._shown = [vm.key for vm in vms]
+        table = self.table
+        table.sort_column, table.sort_reverse = self.sort_column, self.sort_reverse
+        table.set_rows([self._rows[key] for key in self._shown])
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        total = len(self._vms)
+        shown = len(self._shown)
+        stale = sum(1 for key in self._shown if self._vms[key].stale)
+        text = f"{shown} of {total} VMs" if self.filter_text else f"{total} VMs"
+        if self.filter_text:
+            text += f"  filter: {self.filter_text}"
+        if stale:
+            text += f"  {stale} stale"
+        text += f"  sort: {self.sort_column}{' (reversed)' if self.sort_reverse else ''}"
+        self.query_one("#summary", Label).update(text)
+
+    def selected_vm(self) -> VM | None:
+        key = self.table.cursor_key
+        return None if key is None else self._vms.get(key)
+
+    def vm(self, key: str) -> VM | None:
+        return self._vms.get(key)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.query_one("#filter-bar").add_class("-active")
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        bar = self.query_one("#filter-bar")
+        if self.filter_text or bar.has_class("-active"):
+            self.query_one("#filter", Input).value = ""
+            self.set_filter("")
+            bar.remove_class("-active")
+            self.table.focus()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self._match = query.matcher(self.filter_text)
+        self._rebuild()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        value = event.value
+        self._debounce = self.set_timer(FILTER_DEBOUNCE_S, lambda: self.set_filter(value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self.set_filter(event.value)
+        if not event.value.strip():
+            self.query_one("#filter-bar").remove_class("-active")
+        self.table.focus()
+
+    def action_sort_next(self) -> None:
+        index = SORTABLE.index(self.sort_column)
+        self.sort_by(SORTABLE[(index + 1) % len(SORTABLE)])
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self.sort_column, not self.sort_reverse)
+
+    def sort_by(self, column: str, reverse: bool = False) -> None:
+        self.sort_column, self.sort_reverse = column, reverse
+        self._rebuild()
+
+    @on(ResourceTable.RowSelected, "#vms")
+    def _open_detail(self, event: ResourceTable.RowSelected) -> None:
+        from screens.vm_detail import VMDetailScreen
+
+        self.app.push_screen(VMDetailScreen(event.key))

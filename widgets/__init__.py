@@ -1,0 +1,1 @@
+"""Reusable widgets. They know nothing of backends or the fleet: screens feed them plain data."""

@@ -1,0 +1,32 @@
+"""Plain-text formatting of sizes, durations and ages for tables and cards."""
+
+from __future__ import annotations
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(value: float | None) -> str:
+    """1536 → '1.5 KiB'; whole numbers lose the decimal ('4 GiB')."""
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in _UNITS:
+        if abs(size) < 1024 or unit == _UNITS[-1]:
+            text = f"{size:.1f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+        size /= 1024
+    return f"{size:.1f} {_UNITS[-1]}"
+
+
+def human_duration(seconds: float | None) -> str:
+    """A short age: '4s', '3m', '2h', '5d'."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
