@@ -55,6 +55,8 @@ class Host:
     cpus: int = 0
     memory_bytes: int = 0
     free_memory_bytes: int | None = None
+    cpu_usage: float | None = None
+    """Fraction (0–1) of the host's CPUs busy since the previous poll, when known."""
     uri: str = ""
     stale: bool = False
     age_s: float = 0.0

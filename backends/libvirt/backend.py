@@ -9,8 +9,10 @@ picked up by the next poll without anyone doing anything.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,7 +25,7 @@ from console.models import VM, Host
 
 from . import events
 from .errors import CONNECTION_CODES, translate
-from .parse import DomainDetails, domain_details, host_from_info, vm_from_stats
+from .parse import DomainDetails, domain_details, host_arch, host_from_info, vm_from_stats
 
 T = TypeVar("T")
 
@@ -73,6 +75,8 @@ class LibvirtBackend:
         self._details: dict[str, DomainDetails] = {}
         self._on_change: list[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = []
         self._event_callback_id: int | None = None
+        self._cpu_sample: tuple[float, int, int] | None = None
+        self._arch_name: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -158,10 +162,29 @@ class LibvirtBackend:
             free = conn.getFreeMemory()
         except libvirt.libvirtError:
             free = None
-        return host_from_info(
+        host = host_from_info(
             name=self.host_name, backend=self.name, uri=self.uri, info=info,
-            free_memory=free, hypervisor=conn.getType(), arch=str(info[0]),
+            free_memory=free, hypervisor=conn.getType(), arch=self._arch(conn),
         )
+        return dataclasses.replace(host, cpu_usage=self._cpu_usage(conn))
+
+    def _arch(self, conn: libvirt.virConnect) -> str:
+        if self._arch_name is None:
+            self._arch_name = host_arch(conn.getCapabilities())
+        return self._arch_name
+
+    def _cpu_usage(self, conn: libvirt.virConnect) -> float | None:
+        """Busy fraction of all host CPUs between this poll and the last (None at first)."""
+        try:
+            stats = conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+        except libvirt.libvirtError:
+            return None
+        idle = int(stats.get("idle", 0)) + int(stats.get("iowait", 0))
+        total = sum(int(v) for v in stats.values())
+        previous, self._cpu_sample = self._cpu_sample, (time.monotonic(), idle, total)
+        if previous is None or total <= previous[2]:
+            return None
+        return max(0.0, min(1.0, 1 - (idle - previous[1]) / (total - previous[2])))
 
     async def vms(self) -> Sequence[VM]:
         return await self._call(self._read_vms)

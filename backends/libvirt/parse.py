@@ -138,3 +138,12 @@ def host_from_info(
         free_memory_bytes=free_memory or None,
         uri=uri,
     )
+
+
+def host_arch(capabilities_xml: str) -> str:
+    """The host CPU architecture from `virConnectGetCapabilities` (e.g. x86_64)."""
+    try:
+        root = ET.fromstring(capabilities_xml)
+    except ET.ParseError:
+        return ""
+    return clean(root.findtext("./host/cpu/arch") or "")
