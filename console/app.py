@@ -13,10 +13,12 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 
 from console.fleet import Fleet
 from console.models import FleetSnapshot
 from screens.help import HelpScreen
+from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from screens.palette import FleetCommands
 from themes import DEFAULT_STATUS, DEFAULT_THEME, THEMES
@@ -43,8 +45,12 @@ class NovaApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("1", "switch_mode('inventory')", "Inventory", show=False, id="app.inventory"),
+        Binding("2", "switch_mode('hosts')", "Hosts", show=False, id="app.hosts"),
     ]
-    MODES: ClassVar[dict[str, type[InventoryScreen]]] = {"inventory": InventoryScreen}
+    MODES: ClassVar[dict[str, type[Screen[None]]]] = {
+        "inventory": InventoryScreen,
+        "hosts": HostsScreen,
+    }
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
     """The latest fleet snapshot; screens watch it."""

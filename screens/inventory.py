@@ -136,6 +136,13 @@ class InventoryScreen(Screen[None]):
             bar.remove_class("-active")
             self.table.focus()
 
+    def show_filter(self, text: str) -> None:
+        """Apply `text` as the filter and show it in the filter bar (used by other screens)."""
+        self.query_one("#filter", Input).value = text
+        self.query_one("#filter-bar").add_class("-active")
+        self.set_filter(text)
+        self.table.focus()
+
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip()
         self._match = query.matcher(self.filter_text)

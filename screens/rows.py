@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.capacity import HostCapacity
 from console.models import VM, VMState
 from widgets.format import human_bytes, human_duration
 from widgets.resource_table import Column, Row
@@ -46,4 +47,49 @@ def vm_row(vm: VM) -> Row:
         ),
         status=_STATUS.get(vm.state, ""),
         stale=vm.stale,
+    )
+
+
+HOST_COLUMNS = (
+    Column("name", "HOST", 0, min_width=12),
+    Column("state", "STATE", 6, status=True),
+    Column("vms", "VMs", 7, align="right"),
+    Column("vcpu", "vCPU ALLOC/CAP", 15, align="right", drop=2),
+    Column("overcommit", "OVERCOMMIT", 10, align="right"),
+    Column("memory", "MEM ALLOC/CAP", 19, align="right", drop=3),
+    Column("mem_bar", "MEM ALLOC", 14, bar=True),
+    Column("cpu_used", "CPU USED", 14, bar=True, drop=4),
+    Column("mem_used", "MEM USED", 14, bar=True, drop=5),
+    Column("headroom", "MEM FREE", 10, align="right", drop=1),
+)
+
+_HOST_STATUS = {"up": "running", "stale": "stale", "down": "error"}
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def host_row(cap: HostCapacity) -> Row:
+    """One hosts-screen row: allocation vs capacity, use, and what is left."""
+    host = cap.host
+    used_ratio = None
+    if cap.memory_used is not None and host.memory_bytes:
+        used_ratio = cap.memory_used / host.memory_bytes
+    return Row(
+        key=host.backend + "/" + host.name,
+        cells=(
+            host.name,
+            host.state.value,
+            f"{cap.running}/{cap.vm_count}",
+            f"{cap.vcpus_allocated}/{host.cpus}",
+            "-" if cap.overcommit is None else f"{cap.overcommit:.2f}x",
+            f"{human_bytes(cap.memory_allocated)}/{human_bytes(host.memory_bytes)}",
+            _ratio(cap.memory_ratio),
+            _ratio(host.cpu_usage),
+            _ratio(used_ratio),
+            human_bytes(cap.memory_headroom),
+        ),
+        status=_HOST_STATUS.get(host.state.value, ""),
+        stale=host.stale,
     )

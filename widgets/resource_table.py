@@ -40,6 +40,8 @@ class Column:
     drop: int = 0
     status: bool = False
     """Colour this column's cell with the row's status style."""
+    bar: bool = False
+    """The cell is a ratio ("0.63", or "" when unknown) drawn as a bar with its percentage."""
 
 
 class Row(NamedTuple):
@@ -69,6 +71,10 @@ class ResourceTable(ScrollView, can_focus=True):
         "resource-table--cursor",
         "resource-table--marked",
         "resource-table--stale",
+        "resource-table--bar-ok",
+        "resource-table--bar-warn",
+        "resource-table--bar-crit",
+        "resource-table--bar-empty",
         *(f"status--{name}" for name in STATUS_CLASSES),
     }
 
@@ -83,6 +89,10 @@ class ResourceTable(ScrollView, can_focus=True):
     ResourceTable:focus > .resource-table--cursor { background: $accent 40%; }
     ResourceTable > .resource-table--marked { color: $accent; text-style: bold; }
     ResourceTable > .resource-table--stale { color: $foreground-muted; text-style: italic; }
+    ResourceTable > .resource-table--bar-ok { color: $success; }
+    ResourceTable > .resource-table--bar-warn { color: $warning; }
+    ResourceTable > .resource-table--bar-crit { color: $error; }
+    ResourceTable > .resource-table--bar-empty { color: $foreground-muted; }
     ResourceTable > .status--running { color: $status-running; }
     ResourceTable > .status--stopped { color: $status-stopped; }
     ResourceTable > .status--paused { color: $status-paused; }
@@ -342,6 +352,11 @@ class ResourceTable(ScrollView, can_focus=True):
         for n, (i, cell_width) in enumerate(zip(self._visible, self._widths, strict=False)):
             column = self.columns[i]
             text = cells[n]
+            if column.bar and row is not None:
+                segments.extend(self._bar(text, cell_width, style))
+                segments.append(Segment(" ", style))
+                used += cell_width + 1
+                continue
             if cell_len(text) > cell_width:
                 text = set_cell_size(text, cell_width - 1) + "…"
             elif column.align == "right":
@@ -355,3 +370,23 @@ class ResourceTable(ScrollView, can_focus=True):
         if used < width:
             segments.append(Segment(" " * (width - used), style))
         return Strip(segments, width).crop(0, width)
+
+    def _bar(self, value: str, width: int, style: Style) -> list[Segment]:
+        """A bar of `width` cells: filled blocks coloured by level, then the percentage."""
+        try:
+            ratio = float(value)
+        except ValueError:
+            return [Segment(set_cell_size("-", width), style)]
+        label = f"{ratio * 100:4.0f}%"
+        bar_width = max(0, width - len(label) - 1)
+        filled = round(min(1.0, max(0.0, ratio)) * bar_width)
+        level = "crit" if ratio >= 0.9 else "warn" if ratio >= 0.75 else "ok"
+        fill_style = style + self.get_component_rich_style(f"resource-table--bar-{level}",
+                                                           partial=True)
+        empty_style = style + self.get_component_rich_style("resource-table--bar-empty",
+                                                            partial=True)
+        return [
+            Segment("█" * filled, fill_style),
+            Segment("░" * (bar_width - filled), empty_style),
+            Segment(set_cell_size(" " + label, width - bar_width), style),
+        ]

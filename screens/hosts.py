@@ -1,0 +1,102 @@
+"""Host capacity (`2` / `:hosts`): allocation vs capacity vs use, overcommit and headroom."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Label
+
+from console.capacity import HostCapacity, host_capacity
+from console.models import FleetSnapshot
+from screens.rows import HOST_COLUMNS, host_row
+from widgets.resource_table import ResourceTable
+from widgets.status_header import StatusHeader
+
+SORTS = {
+    "name": lambda c: c.host.name.lower(),
+    "vms": lambda c: c.vm_count,
+    "overcommit": lambda c: c.overcommit or 0.0,
+    "memory": lambda c: c.memory_ratio or 0.0,
+    "cpu_used": lambda c: c.host.cpu_usage or 0.0,
+    "headroom": lambda c: c.memory_headroom,
+}
+SORT_ORDER = tuple(SORTS)
+
+
+class HostsScreen(Screen[None]):
+    """One row per host; `enter` lists that host's VMs in the inventory."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sort_next", "Sort", id="hosts.sort"),
+        Binding("S", "sort_reverse", "Reverse", id="hosts.sort_reverse"),
+    ]
+
+    DEFAULT_CSS = """
+    HostsScreen #host-summary { height: 1; color: $foreground-muted; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="hosts")
+        self.sort_column = "name"
+        self.sort_reverse = False
+        self._capacity: list[HostCapacity] = []
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        yield ResourceTable(HOST_COLUMNS, id="hosts")
+        yield Label("", id="host-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", self._on_snapshot, init=True)
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one("#hosts", ResourceTable)
+
+    def _on_snapshot(self, snapshot: FleetSnapshot | None) -> None:
+        if snapshot is None:
+            return
+        self._capacity = host_capacity(snapshot)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        caps = sorted(self._capacity, key=SORTS[self.sort_column], reverse=self.sort_reverse)
+        table = self.table
+        table.sort_column = {"memory": "mem_bar"}.get(self.sort_column, self.sort_column)
+        table.sort_reverse = self.sort_reverse
+        table.set_rows([host_row(c) for c in caps])
+        cpus = sum(c.host.cpus for c in caps)
+        vcpus = sum(c.vcpus_allocated for c in caps)
+        down = sum(1 for c in caps if c.host.stale)
+        text = f"{len(caps)} hosts  {vcpus}/{cpus} vCPU allocated"
+        if down:
+            text += f"  {down} stale or down"
+        text += f"  sort: {self.sort_column}{' (reversed)' if self.sort_reverse else ''}"
+        self.query_one("#host-summary", Label).update(text)
+
+    def action_sort_next(self) -> None:
+        self.sort_column = SORT_ORDER[(SORT_ORDER.index(self.sort_column) + 1) % len(SORT_ORDER)]
+        self.sort_reverse = False
+        self._redraw()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._redraw()
+
+    @on(ResourceTable.RowSelected, "#hosts")
+    async def _show_vms(self, event: ResourceTable.RowSelected) -> None:
+        from screens.inventory import InventoryScreen
+
+        host = next((c.host for c in self._capacity
+                     if f"{c.host.backend}/{c.host.name}" == event.key), None)
+        if host is None:
+            return
+        await self.app.switch_mode("inventory")
+        screen = self.app.screen
+        if isinstance(screen, InventoryScreen):
+            screen.show_filter(f"host:{host.name}")
