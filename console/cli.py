@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -67,7 +68,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
     path = args.config or config_path()
     name, context, read_only = _settings_and_context(args)
-    print(f"config: {path} ({'found' if __import__('os').path.exists(path) else 'absent: demo fleet'})")
+    print(f"config: {path} ({'found' if os.path.exists(path) else 'absent: demo fleet'})")
     print(f"context: {name} ({len(context.backends)} backends, read_only={read_only})")
     fleet = Fleet(name, build_backends(context, read_only=True), timeout_s=15)
     snapshot = asyncio.run(_poll_and_close(fleet))
@@ -141,9 +142,13 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from console import logs
+    from console.config import state_dir
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        logs.setup(state_dir())
         if getattr(args, "func", None) is None:
             return run_tui(args)
         return int(args.func(args))
@@ -155,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from collections.abc import Callable, Sequence
 from backends.base import Backend, SupportsEvents
 from console.errors import NovaError
 from console.models import FleetSnapshot, Host, HostState, SourceData, SourceHealth
+
+log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 60.0
 CIRCUIT_OPEN_AFTER = 3
@@ -163,11 +166,15 @@ class Fleet:
             raise
         except Exception as exc:
             prev = source.health
+            if prev.ok or prev.consecutive_failures == 0:
+                log.warning("source failed: %s", describe(exc), extra={"source": backend.name})
             source.health = dataclasses.replace(
                 prev, ok=False, last_attempt=started, error=describe(exc),
                 consecutive_failures=prev.consecutive_failures + 1,
             )
             return
+        if source.health.consecutive_failures:
+            log.info("source recovered", extra={"source": backend.name})
         source.data = SourceData(hosts=tuple(hosts), vms=tuple(vms))
         source.ever_ok = True
         source.health = SourceHealth(name=backend.name, ok=True, last_success=self._clock(),
