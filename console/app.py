@@ -16,10 +16,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from console.fleet import Fleet
+from console.metrics import MetricsHistory
 from console.models import FleetSnapshot
 from screens.help import HelpScreen
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
+from screens.metrics import MetricsScreen
 from screens.palette import FleetCommands
 from themes import DEFAULT_STATUS, DEFAULT_THEME, THEMES
 from widgets.status_header import HeaderState, SourceStatus
@@ -46,10 +48,12 @@ class NovaApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("1", "switch_mode('inventory')", "Inventory", show=False, id="app.inventory"),
         Binding("2", "switch_mode('hosts')", "Hosts", show=False, id="app.hosts"),
+        Binding("4", "switch_mode('metrics')", "Metrics", show=False, id="app.metrics"),
     ]
     MODES: ClassVar[dict[str, type[Screen[None]]]] = {
         "inventory": InventoryScreen,
         "hosts": HostsScreen,
+        "metrics": MetricsScreen,
     }
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
@@ -73,6 +77,7 @@ class NovaApp(App[None]):
         self.production = production
         self._theme_name = theme or DEFAULT_THEME
         self._keymap = keymap or {}
+        self.metrics = MetricsHistory()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_STATUS)
@@ -97,6 +102,7 @@ class NovaApp(App[None]):
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
         snap = message.snapshot
+        self.metrics.ingest(snap)
         self.snapshot = snap
         self.header_state = HeaderState(
             context=snap.context,

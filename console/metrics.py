@@ -1,0 +1,109 @@
+"""Metric history kept from fleet snapshots: the fallback when no Prometheus is configured.
+
+Each snapshot carries cumulative CPU time per VM and the host's busy fraction; rates are
+computed between consecutive snapshots and kept in bounded ring buffers (so a wall display
+running for days uses constant memory). Series are keyed "host:NAME" / "vm:KEY".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from console.models import FleetSnapshot
+
+DEFAULT_POINTS = 720
+"""Points kept per series: one hour at a 5 s poll."""
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    t: float
+    value: float
+
+
+class Series:
+    """A bounded, time-ordered list of points for one metric of one target."""
+
+    __slots__ = ("_points",)
+
+    def __init__(self, maxlen: int = DEFAULT_POINTS) -> None:
+        self._points: deque[Point] = deque(maxlen=maxlen)
+
+    def add(self, t: float, value: float) -> None:
+        if self._points and t <= self._points[-1].t:
+            return
+        self._points.append(Point(t, value))
+
+    def window(self, seconds: float, now: float) -> list[Point]:
+        return [p for p in self._points if p.t >= now - seconds]
+
+    def last(self) -> float | None:
+        return self._points[-1].value if self._points else None
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+
+class MetricsHistory:
+    """CPU (fraction of allocated vCPUs, or host CPUs) and memory per host and VM."""
+
+    def __init__(self, maxlen: int = DEFAULT_POINTS) -> None:
+        self._maxlen = maxlen
+        self._series: dict[tuple[str, str], Series] = {}
+        self._last_cpu: dict[str, tuple[float, int]] = {}
+        self.source = "libvirt domain stats"
+
+    def series(self, target: str, metric: str) -> Series:
+        key = (target, metric)
+        if key not in self._series:
+            self._series[key] = Series(self._maxlen)
+        return self._series[key]
+
+    def targets(self) -> Iterable[str]:
+        return {target for target, _metric in self._series}
+
+    def ingest(self, snapshot: FleetSnapshot) -> None:
+        """Record one snapshot; stale data is skipped (it is not a new measurement)."""
+        t = snapshot.taken_at
+        live_keys = set()
+        for vm in snapshot.vms:
+            if vm.stale:
+                continue
+            key = f"vm:{vm.key}"
+            live_keys.add(key)
+            self.series(key, "memory").add(t, float(vm.memory_bytes))
+            if not vm.cpu_time_ns:
+                continue  # the source does not report CPU time (e.g. libvirt's test driver)
+            previous = self._last_cpu.get(key)
+            self._last_cpu[key] = (t, vm.cpu_time_ns)
+            if previous and vm.cpu_time_ns >= previous[1] and t > previous[0] and vm.vcpus:
+                busy = (vm.cpu_time_ns - previous[1]) / 1e9 / (t - previous[0]) / vm.vcpus
+                self.series(key, "cpu").add(t, min(1.0, busy))
+        for host in snapshot.hosts:
+            if host.stale:
+                continue
+            key = f"host:{host.name}"
+            live_keys.add(key)
+            if host.cpu_usage is not None:
+                self.series(key, "cpu").add(t, host.cpu_usage)
+            if host.free_memory_bytes is not None:
+                self.series(key, "memory").add(t, float(host.memory_bytes - host.free_memory_bytes))
+        self._forget_missing(live_keys, snapshot)
+
+    def _forget_missing(self, live: set[str], snapshot: FleetSnapshot) -> None:
+        """Drop series of targets that left the fleet, so memory stays bounded over days."""
+        present = live | {f"vm:{vm.key}" for vm in snapshot.vms} | {
+            f"host:{h.name}" for h in snapshot.hosts}
+        for key in [k for k in self._series if k[0] not in present]:
+            del self._series[key]
+        for key in [k for k in self._last_cpu if k not in present]:
+            del self._last_cpu[key]
+
+    def top(self, metric: str, prefix: str, n: int = 10) -> list[tuple[str, float]]:
+        """The `n` targets (of kind `prefix`, "vm:" or "host:") with the highest last value."""
+        values = [(target, series.last()) for (target, m), series in self._series.items()
+                  if m == metric and target.startswith(prefix)]
+        ranked = sorted(((t, v) for t, v in values if v is not None), key=lambda tv: -tv[1])
+        return ranked[:n]
