@@ -1,0 +1,221 @@
+"""`Lab`: bring the whole lab up, report on it, and take it down — the API tests use.
+
+`up` is idempotent and records each step in the state file as it goes; `down` undoes exactly
+what the state file lists and then removes the lab root. Host-level controls (stop, continue,
+kill, restart a libvirtd) let integration tests make a host go stale and come back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+from console.lab import accel, context, deploy, host, image, preflight, prometheus
+from console.lab.accounts import ensure_qemu_accounts
+from console.lab.guests import GuestSpec, plan
+from console.lab.layout import BIND_TARGETS, DEFAULT_ROOT, PROMETHEUS_PORT, HostLayout, LabLayout
+from console.lab.procs import is_alive, signal_proc, stop
+from console.lab.report import LabStatus, collect
+from console.lab.state import HostState, LabState, load, save
+
+
+class LabError(RuntimeError):
+    """A lab operation cannot proceed; the message says what to do."""
+
+
+class Lab:
+    """A lab rooted at `root` (default /var/lib/novacron-lab).
+
+    `config_path=None` uses `console.config.config_path()`; `write_context=False` leaves the
+    config alone (tests that bring their own context).
+    """
+
+    def __init__(self, root: Path | str = DEFAULT_ROOT, *, config_path: Path | None = None,
+                 prometheus_port: int = PROMETHEUS_PORT, write_context: bool = True) -> None:
+        self.layout = LabLayout(root=Path(root), prometheus_port=prometheus_port)
+        self._config_path = config_path
+        self.write_context = write_context
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def state(self) -> LabState:
+        return load(self.layout.state_file)
+
+    def hosts(self) -> list[HostLayout]:
+        """The lab's hosts in index order (ports, URIs, migration URIs)."""
+        indices = sorted(hs.index for hs in self.state().hosts.values())
+        return [self.layout.host(i) for i in indices]
+
+    def host(self, which: int | str) -> HostLayout:
+        """A host by index (1-based) or name ('labhost2')."""
+        index = which if isinstance(which, int) else int(str(which).removeprefix("labhost"))
+        return self.layout.host(index)
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.layout.prometheus_url
+
+    def config_path(self) -> Path:
+        if self._config_path is not None:
+            return self._config_path
+        from console.config import config_path
+        return config_path()
+
+    # --- up / down -------------------------------------------------------------------------
+
+    def up(self, hosts: int = 3, vms: int = 4, *, memory_mib: int = 128, dirty_pause_s: int = 4,
+           accelerator: str | None = None) -> LabStatus:
+        """Start `hosts` hosts with `vms` guests each; keep whatever already runs.
+
+        `accelerator` 'kvm' or 'qemu' skips the KVM boot probe (see `console.lab.accel`);
+        `dirty_pause_s` is the pause between two 32 MiB rewrites in each guest.
+        """
+        if hosts < 1 or vms < 0:
+            raise LabError("need at least one host and a non-negative number of guests")
+        if problems := preflight.problems():
+            raise LabError("\n".join(problems))
+        with self._locked():
+            st = self.state()
+            self._up(st, hosts, plan(hosts, vms, memory_mib, dirty_pause_s), accelerator)
+        return self.status()
+
+    def _up(self, st: LabState, hosts: int, guests: list[GuestSpec],
+            accelerator: str | None) -> None:
+        def record() -> None:
+            save(self.layout.state_file, st)
+
+        record()
+        ensure_qemu_accounts()
+        kernel, initrd = image.ensure_images(self.layout.images_dir)
+        if accelerator or not st.accel:
+            st.accel = accel.choose(kernel, initrd, accelerator)
+            record()
+        for target in BIND_TARGETS:
+            if not Path(target).exists():
+                Path(target).mkdir(parents=True)
+                st.created_dirs.append(target)
+                record()
+        host.ensure_keypair(self.layout.ssh_key, "novacron lab")
+        self.layout.authorized_keys.write_text(self.layout.ssh_key.with_suffix(".pub").read_text())
+        for index in range(1, hosts + 1):
+            layout = self.layout.host(index)
+            hs = st.hosts.setdefault(layout.name, HostState(index=index))
+            host.start_host(layout, self.layout, hs, record)
+        all_hosts = self.hosts()
+        st.prometheus = prometheus.ensure(self.layout, all_hosts, st.prometheus)
+        record()
+        conns = {h.index: deploy.connect(h.uri) for h in all_hosts}
+        try:
+            names = deploy.ensure_guests(conns, guests, kernel, initrd, st.accel)
+        finally:
+            for conn in conns.values():
+                conn.close()
+        st.guests = sorted(set(st.guests) | set(names))
+        record()
+        if self.write_context:
+            path = self.config_path()
+            block = context.context_block([(h.name, h.uri) for h in all_hosts], self.prometheus_url)
+            created = context.write_context(path, block)
+            if st.config_path != str(path):
+                st.config_path, st.config_created = str(path), created
+            record()
+
+    def down(self) -> list[str]:
+        """Remove guests, processes, mounts, created dirs, the context and the lab root."""
+        if not self.layout.state_file.exists():
+            return []
+        with self._locked():
+            st = self.state()
+            removed = self._remove_guests(st)
+            for hs in st.hosts.values():
+                host.stop_host(self.layout.host(hs.index), hs)
+                save(self.layout.state_file, st)
+            if st.prometheus is not None:
+                stop(st.prometheus)
+                st.prometheus = None
+            if st.config_path:
+                context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
+            for target in reversed(st.created_dirs):
+                with contextlib.suppress(OSError):
+                    Path(target).rmdir()
+            self._remove_root()
+        return removed
+
+    def _remove_guests(self, st: LabState) -> list[str]:
+        removed: list[str] = []
+        for hs in st.hosts.values():
+            libvirtd = hs.procs.get("libvirtd")
+            if libvirtd is None or not is_alive(libvirtd):
+                continue
+            signal_proc(libvirtd, signal.SIGCONT)
+            try:
+                conn = deploy.connect(self.layout.host(hs.index).uri, attempts=5)
+            except deploy.libvirt.libvirtError:
+                continue  # its QEMU processes go with the namespace sweep
+            try:
+                removed += deploy.remove_all(conn)
+            finally:
+                conn.close()
+        return removed
+
+    def _remove_root(self) -> None:
+        """Delete the lab root, refusing if anything is still mounted under it."""
+        root = str(self.layout.root.resolve())
+        mounted = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                   if line.split()[4] == root or line.split()[4].startswith(root + "/")]
+        if mounted:
+            raise LabError(f"still mounted under the lab root, not deleting it: {mounted}")
+        shutil.rmtree(self.layout.root, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One `lab up`/`lab down` at a time."""
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        with open(self.layout.root / "lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    # --- status ----------------------------------------------------------------------------
+
+    def status(self) -> LabStatus:
+        return collect(self)
+
+    # --- host controls (for tests) ---------------------------------------------------------
+
+    def _libvirtd(self, which: int | str) -> tuple[HostLayout, HostState]:
+        layout = self.host(which)
+        hs = self.state().hosts.get(layout.name)
+        if hs is None or "libvirtd" not in hs.procs:
+            raise LabError(f"{layout.name} is not part of the lab")
+        return layout, hs
+
+    def pause_libvirtd(self, which: int | str) -> None:
+        """SIGSTOP: the host's port stays open but nothing answers (a hung host)."""
+        signal_proc(self._libvirtd(which)[1].procs["libvirtd"], signal.SIGSTOP)
+
+    def continue_libvirtd(self, which: int | str) -> None:
+        signal_proc(self._libvirtd(which)[1].procs["libvirtd"], signal.SIGCONT)
+
+    def kill_libvirtd(self, which: int | str) -> None:
+        """SIGKILL libvirtd only: guests keep running, the host stops answering (a dead host)."""
+        _layout, hs = self._libvirtd(which)
+        proc = hs.procs["libvirtd"]
+        signal_proc(proc, signal.SIGKILL)
+        stop(proc)
+
+    def restart_libvirtd(self, which: int | str) -> None:
+        """Start libvirtd again in the same namespace; it re-attaches to its running guests."""
+        layout, _ = self._libvirtd(which)
+        with self._locked():
+            st = self.state()
+            hs = st.hosts[layout.name]
+            old = hs.procs.get("libvirtd")
+            if old is not None and is_alive(old):
+                signal_proc(old, signal.SIGCONT)
+                stop(old)
+            host.start_daemon("libvirtd", layout, hs)
+            save(self.layout.state_file, st)

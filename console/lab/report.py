@@ -1,0 +1,103 @@
+"""What `lab status` shows: each host's URI, ports, processes and running guests, and Prometheus.
+
+Collecting is read-only (no lock, no state change) so it is safe while `lab up` runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from console.lab import deploy
+from console.lab.procs import is_alive
+
+if TYPE_CHECKING:
+    from console.lab.lab import Lab
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    name: str
+    uri: str
+    libvirt_port: int
+    ssh_port: int
+    exporter_port: int
+    migration_ports: tuple[int, int]
+    procs: dict[str, tuple[int, bool]]
+    """role -> (pid, alive)."""
+    guests_running: int | None
+    """None when libvirtd does not answer."""
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    root: str
+    up: bool
+    hosts: list[HostStatus]
+    prometheus_url: str
+    prometheus_pid: int | None
+    prometheus_alive: bool
+    config_path: str | None
+    accel: str | None
+    """'kvm' or 'qemu' (emulation)."""
+
+
+def _guests_running(uri: str) -> int | None:
+    try:
+        conn = deploy.connect(uri, attempts=1)
+    except deploy.libvirt.libvirtError:
+        return None
+    try:
+        return deploy.running_count(conn)
+    finally:
+        conn.close()
+
+
+def collect(lab: Lab) -> LabStatus:
+    st = lab.state()
+    hosts = []
+    for hs in sorted(st.hosts.values(), key=lambda h: h.index):
+        layout = lab.layout.host(hs.index)
+        procs = {role: (p.pid, is_alive(p)) for role, p in hs.procs.items()}
+        libvirtd_ok = procs.get("libvirtd", (0, False))[1]
+        hosts.append(HostStatus(
+            name=layout.name, uri=layout.uri, libvirt_port=layout.libvirt_port,
+            ssh_port=layout.ssh_port, exporter_port=layout.exporter_port,
+            migration_ports=layout.migration_ports, procs=procs,
+            guests_running=_guests_running(layout.uri) if libvirtd_ok else None,
+        ))
+    prom = st.prometheus
+    return LabStatus(
+        root=str(lab.layout.root), up=bool(st.hosts), hosts=hosts,
+        prometheus_url=lab.prometheus_url, prometheus_pid=prom.pid if prom else None,
+        prometheus_alive=bool(prom and is_alive(prom)), config_path=st.config_path,
+        accel=st.accel,
+    )
+
+
+def as_json(status: LabStatus) -> str:
+    return json.dumps(dataclasses.asdict(status), indent=2)
+
+
+def _host_line(h: HostStatus) -> str:
+    procs = " ".join(f"{role}={pid}{'' if alive else '(dead)'}"
+                     for role, (pid, alive) in h.procs.items())
+    guests = "unreachable" if h.guests_running is None else f"{h.guests_running} running"
+    low, high = h.migration_ports
+    return (f"{h.name:<9} {h.uri}  ssh:{h.ssh_port} exporter:{h.exporter_port} "
+            f"migration:{low}-{high}  guests: {guests}\n          {procs}")
+
+
+def as_text(status: LabStatus) -> str:
+    if not status.up:
+        return f"lab is down (root {status.root})"
+    mode = {"kvm": "KVM", "qemu": "QEMU emulation (KVM did not boot the guest)"}
+    lines = [f"lab root {status.root}  guests run with {mode.get(status.accel or '', '?')}"]
+    lines += [_host_line(h) for h in status.hosts]
+    prom_state = "up" if status.prometheus_alive else "DOWN"
+    lines.append(f"prometheus {status.prometheus_url}  pid={status.prometheus_pid} {prom_state}")
+    if status.config_path:
+        lines.append(f"context 'lab' in {status.config_path}  (novacron --context lab)")
+    return "\n".join(lines)
