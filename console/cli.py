@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate the config and try each backend")
     check.set_defaults(func=cmd_config_check)
 
+    from console.lab.cli import add_parser as add_lab_parser
+
+    add_lab_parser(sub)
+
     vm = sub.add_parser("vm", help="VM inventory and actions")
     vm_sub = vm.add_subparsers(dest="vm_command", metavar="ACTION", required=True)
     vm_list = vm_sub.add_parser("list", help="list VMs")
