@@ -15,11 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Sparkline
+from textual.widgets import Footer, Label
 
 from console.metrics import MetricsHistory
 from console.models import FleetSnapshot
 from widgets.format import human_bytes
+from widgets.plot import Plot
 from widgets.resource_table import Column, ResourceTable, Row
 from widgets.status_header import StatusHeader
 
@@ -45,7 +46,7 @@ class MetricsScreen(Screen[None]):
     MetricsScreen #targets { width: 2fr; min-width: 30; }
     MetricsScreen #charts { width: 3fr; padding: 0 1; }
     MetricsScreen .chart-title { color: $foreground-muted; height: 1; }
-    MetricsScreen Sparkline { height: 4; margin-bottom: 1; }
+    MetricsScreen Plot { height: 4; margin-bottom: 1; }
     MetricsScreen #metrics-source { height: 1; color: $foreground-muted; padding: 0 1; }
     MetricsScreen #alerts { height: auto; max-height: 6; color: $error; padding: 0 1; }
     """
@@ -61,9 +62,9 @@ class MetricsScreen(Screen[None]):
             with Vertical(id="charts"):
                 yield Label("", id="chart-target")
                 yield Label("CPU", classes="chart-title", id="cpu-title")
-                yield Sparkline([], id="cpu-chart")
+                yield Plot(low=0.0, high=1.0, id="cpu-chart")
                 yield Label("Memory", classes="chart-title", id="mem-title")
-                yield Sparkline([], id="mem-chart")
+                yield Plot(low=0.0, high=None, id="mem-chart")
                 yield Label("", id="alerts")
         yield Label("", id="metrics-source")
         yield Footer()
@@ -115,8 +116,8 @@ class MetricsScreen(Screen[None]):
         mem_text = f"Memory  now {human_bytes(mem[-1].value)}" if mem else "Memory  no data"
         self.query_one("#cpu-title", Label).update(Text(cpu_text))
         self.query_one("#mem-title", Label).update(Text(mem_text))
-        self.query_one("#cpu-chart", Sparkline).data = [p.value for p in cpu]
-        self.query_one("#mem-chart", Sparkline).data = [p.value for p in mem]
+        self.query_one("#cpu-chart", Plot).data = tuple(p.value for p in cpu)
+        self.query_one("#mem-chart", Plot).data = tuple(p.value for p in mem)
 
     @on(ResourceTable.RowHighlighted, "#targets")
     def _follow_cursor(self) -> None:
