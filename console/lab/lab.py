@@ -17,7 +17,7 @@ from pathlib import Path
 from console.lab import accel, context, deploy, host, image, preflight, prometheus
 from console.lab.accounts import ensure_qemu_accounts
 from console.lab.guests import GuestSpec, plan
-from console.lab.layout import BIND_TARGETS, DEFAULT_ROOT, PROMETHEUS_PORT, HostLayout, LabLayout
+from console.lab.layout import BIND_TARGETS, DEFAULT_ROOT, HostLayout, LabLayout
 from console.lab.procs import is_alive, signal_proc, stop
 from console.lab.report import LabStatus, collect
 from console.lab.state import HostState, LabState, load, save
@@ -31,12 +31,16 @@ class Lab:
     """A lab rooted at `root` (default /var/lib/novacron-lab).
 
     `config_path=None` uses `console.config.config_path()`; `write_context=False` leaves the
-    config alone (tests that bring their own context).
+    config alone. `port_offset` shifts every port (libvirtd 16510+offset+N, sshd 2220+…,
+    exporter 19170+…, migration 49300+…, Prometheus 19090+offset) so a test lab with its own
+    root can run beside a user's lab. The state file remembers the offset it was made with.
     """
 
     def __init__(self, root: Path | str = DEFAULT_ROOT, *, config_path: Path | None = None,
-                 prometheus_port: int = PROMETHEUS_PORT, write_context: bool = True) -> None:
-        self.layout = LabLayout(root=Path(root), prometheus_port=prometheus_port)
+                 port_offset: int = 0, write_context: bool = True) -> None:
+        recorded = load(Path(root) / "state.json").port_offset if Path(root).exists() else None
+        self.layout = LabLayout(root=Path(root),
+                                port_offset=port_offset if recorded is None else recorded)
         self._config_path = config_path
         self.write_context = write_context
 
@@ -88,6 +92,7 @@ class Lab:
         def record() -> None:
             save(self.layout.state_file, st)
 
+        st.port_offset = self.layout.port_offset
         record()
         ensure_qemu_accounts()
         kernel, initrd = image.ensure_images(self.layout.images_dir)
@@ -119,8 +124,12 @@ class Lab:
         if self.write_context:
             path = self.config_path()
             block = context.context_block([(h.name, h.uri) for h in all_hosts], self.prometheus_url)
+            if st.config_path and st.config_path != str(path):
+                # NOVACRON_CONFIG changed since the last `up`: one lab, one context.
+                context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
+                st.config_path = None
             created = context.write_context(path, block)
-            if st.config_path != str(path):
+            if st.config_path is None:
                 st.config_path, st.config_created = str(path), created
             record()
 
@@ -146,21 +155,19 @@ class Lab:
         return removed
 
     def _remove_guests(self, st: LabState) -> list[str]:
-        removed: list[str] = []
+        conns = []
         for hs in st.hosts.values():
             libvirtd = hs.procs.get("libvirtd")
             if libvirtd is None or not is_alive(libvirtd):
-                continue
-            signal_proc(libvirtd, signal.SIGCONT)
-            try:
-                conn = deploy.connect(self.layout.host(hs.index).uri, attempts=5)
-            except deploy.libvirt.libvirtError:
                 continue  # its QEMU processes go with the namespace sweep
-            try:
-                removed += deploy.remove_all(conn)
-            finally:
+            signal_proc(libvirtd, signal.SIGCONT)
+            with contextlib.suppress(deploy.libvirt.libvirtError):
+                conns.append(deploy.connect(self.layout.host(hs.index).uri, attempts=5))
+        try:
+            return deploy.remove_all(conns)
+        finally:
+            for conn in conns:
                 conn.close()
-        return removed
 
     def _remove_root(self) -> None:
         """Delete the lab root, refusing if anything is still mounted under it."""

@@ -36,6 +36,8 @@ class HostLayout:
 
     index: int
     root: Path
+    port_offset: int = 0
+    """Added to every port: a second lab (tests) can run beside the user's."""
 
     @property
     def name(self) -> str:
@@ -48,20 +50,20 @@ class HostLayout:
 
     @property
     def libvirt_port(self) -> int:
-        return LIBVIRT_PORT_BASE + self.index
+        return LIBVIRT_PORT_BASE + self.port_offset + self.index
 
     @property
     def ssh_port(self) -> int:
-        return SSH_PORT_BASE + self.index
+        return SSH_PORT_BASE + self.port_offset + self.index
 
     @property
     def exporter_port(self) -> int:
-        return EXPORTER_PORT_BASE + self.index
+        return EXPORTER_PORT_BASE + self.port_offset + self.index
 
     @property
     def migration_ports(self) -> tuple[int, int]:
         """Inclusive range; distinct per host so two hosts never race for a port."""
-        low = MIGRATION_PORT_BASE + self.index * MIGRATION_PORTS_PER_HOST
+        low = MIGRATION_PORT_BASE + self.port_offset + self.index * MIGRATION_PORTS_PER_HOST
         return low, low + MIGRATION_PORTS_PER_HOST - 1
 
     @property
@@ -105,10 +107,14 @@ class LabLayout:
     """The lab's shared paths: state file, guest images, SSH key, Prometheus."""
 
     root: Path = DEFAULT_ROOT
-    prometheus_port: int = PROMETHEUS_PORT
+    port_offset: int = 0
 
     def host(self, index: int) -> HostLayout:
-        return HostLayout(index=index, root=self.root)
+        return HostLayout(index=index, root=self.root, port_offset=self.port_offset)
+
+    @property
+    def prometheus_port(self) -> int:
+        return PROMETHEUS_PORT + self.port_offset
 
     @property
     def state_file(self) -> Path:

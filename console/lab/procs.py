@@ -9,6 +9,7 @@ Daemons are started through `setsid sh -c '… &'` so they are re-parented away 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +63,8 @@ def is_stopped(proc: Proc) -> bool:
 
 def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Proc:
     """Run argv detached in its own session, output appended to `log`; return its identity."""
+    if shutil.which(argv[0]) is None:
+        raise FileNotFoundError(f"cannot run {argv[0]}: not found or not executable")
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {}), "NOVACRON_LAB_LOG": str(log)}
     out = subprocess.run(["setsid", "sh", "-c", _LAUNCH, "sh", *argv], env=full_env,

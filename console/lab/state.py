@@ -47,6 +47,7 @@ class LabState:
     config_created: bool = False
     accel: str | None = None
     """'kvm' or 'qemu' (emulation), chosen once by the boot probe."""
+    port_offset: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class LabState:
             "config_path": self.config_path,
             "config_created": self.config_created,
             "accel": self.accel,
+            "port_offset": self.port_offset,
         }
 
     @classmethod
@@ -73,6 +75,7 @@ class LabState:
             config_path=data.get("config_path"),
             config_created=bool(data.get("config_created", False)),
             accel=data.get("accel"),
+            port_offset=data.get("port_offset"),
         )
 
 
