@@ -9,8 +9,8 @@ picked up by the next poll without anyone doing anything.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +26,8 @@ from console.models import VM, Host
 from . import events
 from .errors import CONNECTION_CODES, translate
 from .parse import DomainDetails, domain_details, host_arch, host_from_info, vm_from_stats
+from .power import PowerMixin
+from .snapshots import SnapshotsMixin
 
 T = TypeVar("T")
 
@@ -49,8 +51,12 @@ def check_uri(uri: str) -> None:
         raise NovaError(Code.URI_REFUSED, uri, "no_verify disables TLS certificate checks")
 
 
-class LibvirtBackend:
-    """One libvirt connection URI (one hypervisor host)."""
+class LibvirtBackend(PowerMixin, SnapshotsMixin):
+    """One libvirt connection URI (one hypervisor host).
+
+    Lifecycle and snapshot actions live in `power.py` and `snapshots.py` (mixins), so this
+    class satisfies `SupportsPower` and `SupportsSnapshots` while staying about connections.
+    """
 
     kind = "libvirt"
 

@@ -1,0 +1,163 @@
+"""The action registry: every lifecycle action a VM can undergo, described once.
+
+Key bindings, the command palette, `:` commands, the CLI subcommands and the dispatcher's
+checks are all built from `REGISTRY`, so an action cannot exist in one place and be missing
+(or differently guarded) in another. A spec is plain data: it names the backend method the
+dispatcher calls, the capability protocol the backend must satisfy, how risky the action is
+and which confirmation the operator must give. Nothing here imports the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from backends.base import SupportsPower, SupportsSnapshots
+
+
+class Risk(StrEnum):
+    """How much an action can hurt: drives confirmation and read-only hiding."""
+
+    SAFE = "safe"
+    """Nothing is lost (start, resume, take a snapshot, list snapshots)."""
+    DISRUPTIVE = "disruptive"
+    """Service is interrupted but no data is lost (graceful shutdown, reboot, suspend, revert)."""
+    DESTRUCTIVE = "destructive"
+    """Data or a restore point can be lost (force-off, delete VM, delete snapshot)."""
+
+
+class Confirm(StrEnum):
+    """What the operator must do before the action runs."""
+
+    NONE = "none"
+    YES_NO = "yes-no"
+    """A yes/no dialog with Cancel focused; the CLI needs `--yes`."""
+    TYPE_NAME = "type-name"
+    """Type the VM's name; the CLI needs `--confirm NAME`."""
+
+
+class TargetKind(StrEnum):
+    VM = "vm"
+    SNAPSHOT = "snapshot"
+    """A snapshot of a VM: the VM is the locked and audited target, the snapshot a parameter."""
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of an action (CLI option, dialog field, audit `params`)."""
+
+    name: str
+    kind: type
+    default: object = None
+    help: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """One registered action."""
+
+    id: str
+    """Stable id, e.g. ``vm.force_off``: the binding id users remap keys by, the audit action."""
+    title: str
+    key: str
+    """Default key on the screen that shows targets of `target` kind."""
+    target: TargetKind
+    capability: type
+    """The protocol the backend must satisfy (`isinstance` at dispatch time)."""
+    method: str
+    """Name of the backend coroutine the dispatcher calls with (vm_id, **params)."""
+    risk: Risk
+    confirm: Confirm
+    verb: str
+    """CLI subcommand and `:` command name."""
+    description: str
+    mutating: bool = True
+    """False only for queries (listing snapshots); every mutating action is gated."""
+    params: tuple[Param, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def destructive(self) -> bool:
+        return self.risk is Risk.DESTRUCTIVE
+
+
+SHUTDOWN_TIMEOUT_S = 60.0
+"""How long a graceful shutdown may take before the console offers to force the VM off."""
+
+_SNAPSHOT_NAME = Param("snapshot", str, None, "snapshot name", required=True)
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("vm.start", "Start", "u", TargetKind.VM, SupportsPower, "start",
+               Risk.SAFE, Confirm.NONE, "start", "Power the VM on.", aliases=("up",)),
+    ActionSpec("vm.shutdown", "Shut down", "d", TargetKind.VM, SupportsPower, "shutdown",
+               Risk.DISRUPTIVE, Confirm.YES_NO, "shutdown",
+               "Ask the guest to shut down (ACPI) and wait; offers force-off on timeout.",
+               params=(Param("timeout_s", float, SHUTDOWN_TIMEOUT_S,
+                             "seconds to wait for the guest to power off"),),
+               aliases=("stop",)),
+    ActionSpec("vm.reboot", "Reboot", "r", TargetKind.VM, SupportsPower, "reboot",
+               Risk.DISRUPTIVE, Confirm.YES_NO, "reboot", "Ask the guest to reboot."),
+    ActionSpec("vm.force_off", "Force off", "F", TargetKind.VM, SupportsPower, "force_off",
+               Risk.DESTRUCTIVE, Confirm.TYPE_NAME, "force-off",
+               "Pull the power: unsaved guest data is lost.", aliases=("destroy", "kill")),
+    ActionSpec("vm.suspend", "Suspend", "z", TargetKind.VM, SupportsPower, "suspend",
+               Risk.DISRUPTIVE, Confirm.YES_NO, "suspend", "Pause the VM's CPUs (stays in memory).",
+               aliases=("pause",)),
+    ActionSpec("vm.resume", "Resume", "Z", TargetKind.VM, SupportsPower, "resume",
+               Risk.SAFE, Confirm.NONE, "resume", "Resume a suspended VM."),
+    ActionSpec("vm.snapshot_create", "Take snapshot", "n", TargetKind.VM, SupportsSnapshots,
+               "create_snapshot", Risk.SAFE, Confirm.NONE, "snapshot",
+               "Take a snapshot of the VM.",
+               params=(Param("name", str, None, "snapshot name (default: nova-<time>)"),
+                       Param("description", str, "", "free text kept with the snapshot"))),
+    ActionSpec("vm.snapshots", "Snapshots", "N", TargetKind.VM, SupportsSnapshots, "snapshots",
+               Risk.SAFE, Confirm.NONE, "snapshots", "List the VM's snapshots (revert, delete).",
+               mutating=False),
+    ActionSpec("vm.snapshot_revert", "Revert to snapshot", "r", TargetKind.SNAPSHOT,
+               SupportsSnapshots, "revert_snapshot", Risk.DISRUPTIVE, Confirm.YES_NO, "revert",
+               "Return the VM to the snapshot; changes since it are lost.",
+               params=(_SNAPSHOT_NAME,)),
+    ActionSpec("vm.snapshot_delete", "Delete snapshot", "d", TargetKind.SNAPSHOT,
+               SupportsSnapshots, "delete_snapshot", Risk.DESTRUCTIVE, Confirm.TYPE_NAME,
+               "snapshot-delete", "Delete the snapshot (the VM is untouched).",
+               params=(_SNAPSHOT_NAME,)),
+    ActionSpec("vm.delete", "Delete VM", "ctrl+d", TargetKind.VM, SupportsPower, "delete",
+               Risk.DESTRUCTIVE, Confirm.TYPE_NAME, "delete",
+               "Undefine the VM (and its snapshots); optionally remove its storage.",
+               params=(Param("remove_storage", bool, False, "also delete the VM's disk files"),),
+               aliases=("undefine",)),
+)
+
+REGISTRY: dict[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}
+
+
+def get(action_id: str) -> ActionSpec:
+    """The spec for `action_id`; KeyError names the known ids."""
+    try:
+        return REGISTRY[action_id]
+    except KeyError:
+        raise KeyError(f"unknown action {action_id!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def by_verb(verb: str) -> ActionSpec | None:
+    """Look an action up by its CLI / `:` verb or one of its aliases."""
+    verb = verb.strip().lower()
+    for spec in ACTIONS:
+        if verb == spec.verb or verb in spec.aliases:
+            return spec
+    return None
+
+
+def for_target(kind: TargetKind) -> Iterator[ActionSpec]:
+    return (spec for spec in ACTIONS if spec.target is kind)
+
+
+def mutating() -> Iterator[ActionSpec]:
+    return (spec for spec in ACTIONS if spec.mutating)
+
+
+def default_params(spec: ActionSpec) -> dict[str, object]:
+    """Defaults for the spec's optional parameters (required ones are left out)."""
+    return {p.name: p.default for p in spec.params if not p.required and p.default is not None}
