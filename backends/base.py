@@ -8,9 +8,10 @@ what it can really do: there are no `NotImplementedError` stubs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from console.models import VM, Host, MetricSample, Migration, Snapshot
+from console.models import VM, Host, MetricSample, Migration, Snapshot, VMState
 
 
 @runtime_checkable
@@ -66,11 +67,53 @@ class SupportsSnapshots(Protocol):
     async def delete_snapshot(self, vm_id: str, name: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MigrationOptions:
+    """How to live-migrate. The defaults are what an operator wants on a healthy fleet."""
+
+    live: bool = True
+    peer_to_peer: bool = True
+    """The source host drives the migration: a console that dies mid-way strands nothing."""
+    persistent: bool = True
+    """Define the guest on the target…"""
+    undefine_source: bool = True
+    """…and remove its definition from the source once it runs on the target."""
+    auto_converge: bool = False
+    post_copy: bool = False
+    """Allow switching to post-copy (`SupportsMigration.start_post_copy`)."""
+    bandwidth_mib_s: int | None = None
+    max_downtime_ms: int | None = None
+    copy_storage: str = "none"
+    """`none` (shared storage), `all` (full disk copy) or `inc` (incremental)."""
+    migrate_uri: str | None = None
+    """Data connection on the destination (e.g. `tcp://10.0.0.2`); None: derived."""
+    timeout_s: float = 6 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class DomainPresence:
+    """Where a VM is on one host, for re-reading a migration after a restart."""
+
+    present: bool
+    active: bool = False
+    state: VMState = VMState.UNKNOWN
+    migrating_out: bool = False
+    """A migration job to another host is running on it (this is the source)."""
+    migrating_in: bool = False
+    """It is the incoming half of a migration (paused, waiting for the data)."""
+    post_copy: bool = False
+
+
 @runtime_checkable
 class SupportsMigration(Protocol):
-    async def migrate(self, vm_id: str, target: Backend, **options: object) -> None: ...
+    """Live migration. `migrate` returns when the migration has ended (or raises)."""
+
+    async def migrate(self, vm_id: str, target: Backend,
+                      options: MigrationOptions | None = None) -> None: ...
     async def migration_progress(self, vm_id: str) -> Migration | None: ...
     async def cancel_migration(self, vm_id: str) -> None: ...
+    async def start_post_copy(self, vm_id: str) -> None: ...
+    async def presence(self, vm_id: str) -> DomainPresence: ...
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ from console.models import VM, Host
 
 from . import events
 from .errors import CONNECTION_CODES, translate
+from .migration import MigrationMixin
 from .parse import DomainDetails, domain_details, host_arch, host_from_info, vm_from_stats
 from .power import PowerMixin
 from .snapshots import SnapshotsMixin
@@ -51,7 +52,7 @@ def check_uri(uri: str) -> None:
         raise NovaError(Code.URI_REFUSED, uri, "no_verify disables TLS certificate checks")
 
 
-class LibvirtBackend(PowerMixin, SnapshotsMixin):
+class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
     """One libvirt connection URI (one hypervisor host).
 
     Lifecycle and snapshot actions live in `power.py` and `snapshots.py` (mixins), so this
@@ -216,6 +217,8 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin):
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._drop_connection)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._migration_pool is not None:
+            self._migration_pool.shutdown(wait=False)
 
     # -- helpers for capability modules -----------------------------------------------------
 
