@@ -183,3 +183,28 @@ class FleetSnapshot:
     @property
     def stale_sources(self) -> tuple[SourceHealth, ...]:
         return tuple(h for h in self.health if not h.ok)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert an alerting engine (Prometheus) reports, linked to a host or VM if it can be.
+
+    `host` and `vm_id`/`vm_name` come from the alert's labels (the host label, `uuid`,
+    `domain`), so the alerts panel can jump to the row the alert is about.
+    """
+
+    name: str
+    state: str
+    """`firing` or `pending`."""
+    source: str
+    """The backend (config source name) that reported it."""
+    severity: str = ""
+    summary: str = ""
+    description: str = ""
+    host: str = ""
+    vm_id: str = ""
+    vm_name: str = ""
+    active_since: float | None = None
+    """Unix time the alert became active, when known."""
+    value: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,323 @@
+"""The Prometheus backend against a real Prometheus (backfilled with 2,000 hosts and 100,000
+VMs in the libvirt exporter's series) and against servers that are down, silent or broken.
+
+Queries are counted by a real HTTP proxy in front of Prometheus, not by patching the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from backends.prometheus import PrometheusBackend, matcher
+from console.errors import Code, NovaError
+from console.models import HostState, VMState
+from console.sanitize import REPLACEMENT
+
+try:
+    from tests.integration import prometheus_fixture as pf
+except ImportError:  # pytest's default import mode puts tests/integration itself on sys.path
+    import prometheus_fixture as pf  # type: ignore[no-redef]
+
+pytestmark = pytest.mark.integration
+
+FLEET = pf.Fleet()
+STATE_OF = {1: VMState.RUNNING, 2: VMState.RUNNING, 3: VMState.PAUSED, 6: VMState.CRASHED,
+            7: VMState.SUSPENDED}
+
+
+@pytest.fixture(scope="module")
+def prometheus() -> Iterator[pf.PrometheusServer]:
+    with pf.backfilled_prometheus(FLEET) as server:
+        yield server
+
+
+@pytest.fixture
+def proxied(prometheus: pf.PrometheusServer) -> Iterator[tuple[str, pf.Traffic]]:
+    with pf.counting_proxy(prometheus.url) as (url, traffic):
+        yield url, traffic
+
+
+@pytest.fixture
+async def backend(proxied: tuple[str, pf.Traffic]) -> AsyncIterator[PrometheusBackend]:
+    b = PrometheusBackend("prom", proxied[0], inventory=True, timeout_s=10)
+    yield b
+    await b.close()
+
+
+class LoopWatch:
+    """Measures the longest gap between ticks of a 10 ms timer: how long the loop was blocked."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            self.worst = max(self.worst, now - last - 0.01)
+            last = now
+
+    def __enter__(self) -> LoopWatch:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+# -- inventory at scale ------------------------------------------------------------------------
+
+
+async def test_inventory_of_100k_vms_in_a_handful_of_queries(
+        backend: PrometheusBackend, proxied: tuple[str, pf.Traffic]) -> None:
+    """2,000 hosts and 100,000 VMs with every field right, from 7 HTTP requests in all,
+    without blocking the event loop for long."""
+    _, traffic = proxied
+    started = time.perf_counter()
+    with LoopWatch() as watch:
+        hosts, vms = await asyncio.gather(backend.hosts(), backend.vms())
+    elapsed = time.perf_counter() - started
+
+    assert traffic.requests == 7, traffic.paths
+    assert set(traffic.paths) == {"/api/v1/query"}
+    assert backend.stats.queries == 7
+    print(f"\ninventory: {len(hosts)} hosts, {len(vms)} VMs, {traffic.requests} requests, "
+          f"{traffic.bytes_in / 1e6:.1f} MB on the wire, {backend.stats.bytes / 1e6:.1f} MB "
+          f"decoded, {elapsed:.2f} s, loop blocked at most {watch.worst * 1000:.0f} ms")
+    assert watch.worst < 1.0
+
+    assert len(hosts) == FLEET.hosts
+    by_name = {h.name: h for h in hosts}
+    for h in range(FLEET.hosts):
+        host = by_name[FLEET.host_name(h)]
+        assert host.backend == "prom"
+        assert host.id == host.name
+        assert host.state is (HostState.UP if FLEET.host_up(h) else HostState.DOWN)
+        assert host.cpus == FLEET.host_cpus
+        assert host.memory_bytes == FLEET.host_memory(h)
+        assert host.free_memory_bytes == FLEET.host_available(h)
+
+    assert len(vms) == FLEET.vm_count
+    by_id = {vm.id: vm for vm in vms}
+    assert len(by_id) == FLEET.vm_count
+    for h in range(FLEET.hosts):
+        for i in range(FLEET.vms_per_host):
+            vm = by_id[FLEET.vm_uuid(h, i)]
+            assert vm.host == FLEET.host_name(h)
+            assert vm.backend == "prom"
+            assert vm.state is STATE_OF[FLEET.vm_state_code(h, i)]
+            assert vm.vcpus == FLEET.vm_vcpus(h, i)
+            assert vm.memory_bytes == FLEET.vm_memory(h, i)
+            assert vm.tags == ()
+            if (h, i) != (0, 0):
+                assert vm.name == FLEET.vm_name(h, i)
+
+
+async def test_label_values_are_sanitized_at_ingestion(backend: PrometheusBackend) -> None:
+    """A domain name carrying an escape sequence and a bidi override arrives inert."""
+    vm = next(v for v in await backend.vms() if v.id == FLEET.vm_uuid(0, 0))
+    assert "\x1b" not in vm.name and "\u202e" not in vm.name
+    assert vm.name == f"evil{REPLACEMENT}[31m{REPLACEMENT}VM"
+
+
+async def test_without_inventory_the_backend_lists_nothing(
+        proxied: tuple[str, pf.Traffic]) -> None:
+    url, traffic = proxied
+    b = PrometheusBackend("metrics-only", url)
+    try:
+        assert await b.hosts() == [] and await b.vms() == []
+        assert traffic.requests == 0
+    finally:
+        await b.close()
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+
+async def test_host_usage_is_one_batch_for_all_hosts(
+        backend: PrometheusBackend, proxied: tuple[str, pf.Traffic]) -> None:
+    usage = await backend.host_usage()
+    assert proxied[1].requests == 4
+    assert len(usage) == FLEET.hosts
+    row = next(u for u in usage if u.host == FLEET.host_name(7))
+    assert row.cpus == FLEET.host_cpus
+    assert row.cpu_used == pytest.approx(2.0, rel=0.05)  # 75 % idle of 8 CPUs
+    assert row.cpu_ratio == pytest.approx(0.25, rel=0.05)
+    assert row.memory_bytes == FLEET.host_memory(7)
+    assert row.memory_used_bytes == FLEET.host_memory(7) - FLEET.host_available(7)
+
+
+async def test_vm_usage_for_every_vm_and_for_one(backend: PrometheusBackend) -> None:
+    usage = await backend.vm_usage()
+    assert len(usage) == FLEET.vm_count
+    one = await backend.vm_usage(match=matcher(uuid=FLEET.vm_uuid(3, 5)))
+    assert [u.vm_id for u in one] == [FLEET.vm_uuid(3, 5)]
+    assert one[0].host == FLEET.host_name(3)
+    assert one[0].memory_used_bytes == FLEET.vm_memory(3, 5) // 2
+    assert one[0].cpu_used == pytest.approx(FLEET.vm_cpu_rate(3, 5), rel=0.05)
+
+
+async def test_top_vms_and_hosts(backend: PrometheusBackend,
+                                 proxied: tuple[str, pf.Traffic]) -> None:
+    top = await backend.top(5)
+    assert proxied[1].requests == 1
+    assert len(top) == 5
+    busiest = max(FLEET.vm_cpu_rate(0, i) for i in range(FLEET.vms_per_host))
+    assert all(s.value == pytest.approx(busiest, rel=0.05) for s in top)
+    assert all(s.metric == "vm_cpu_used" and len(s.target) == 36 for s in top)
+    hosts = await backend.top(3, "host_memory_used")
+    assert [s.value for s in hosts] == sorted((s.value for s in hosts), reverse=True)
+    assert all(s.target.startswith("kvm-") for s in hosts)
+
+
+async def test_range_charts_one_vm_and_one_host(backend: PrometheusBackend) -> None:
+    uuid = FLEET.vm_uuid(2, 3)
+    lines = await backend.range("vm_cpu_used", 900, vm_id=uuid)
+    assert [line.target for line in lines] == [uuid]
+    assert lines[0].points, "no points in the last 15 minutes"
+    assert all(v == pytest.approx(FLEET.vm_cpu_rate(2, 3), rel=0.05)
+               for _, v in lines[0].points)
+    mem = await backend.range("host_memory", 3600, 60, host=FLEET.host_name(9))
+    assert [line.target for line in mem] == [FLEET.host_name(9)]
+    assert {v for _, v in mem[0].points} == {float(FLEET.host_memory(9))}
+    raw = await backend.range('count(libvirt_domain_state_code{instance="kvm-0004"})', 600, 60)
+    assert raw[0].points[-1][1] == FLEET.vms_per_host
+
+
+async def test_firing_alerts_linked_to_hosts_and_vms(backend: PrometheusBackend) -> None:
+    deadline = time.monotonic() + 10
+    alerts = await backend.alerts()
+    while len(alerts) < 5 and time.monotonic() < deadline:  # rules evaluate every second
+        await asyncio.sleep(0.3)
+        alerts = await backend.alerts()
+    down = [a for a in alerts if a.name == "LibvirtDown"]
+    assert sorted(a.host for a in down) == sorted(
+        FLEET.host_name(h) for h in range(FLEET.hosts) if not FLEET.host_up(h))
+    assert all(a.severity == "critical" and a.state == "firing" and a.source == "prom"
+               for a in down)
+    assert alerts[0].severity == "critical"  # critical first
+    crashed = [a for a in alerts if a.name == "VMCrashed"]
+    assert [(a.vm_id, a.vm_name, a.host) for a in crashed] == [
+        (FLEET.vm_uuid(0, 13), FLEET.vm_name(0, 13), FLEET.host_name(0))]
+    assert crashed[0].summary == f"{FLEET.vm_name(0, 13)} crashed"
+    assert crashed[0].active_since is not None and crashed[0].active_since > time.time() - 3600
+
+
+async def test_a_bad_query_reports_prometheus_own_message(proxied: tuple[str, pf.Traffic]
+                                                         ) -> None:
+    b = PrometheusBackend("prom", proxied[0], inventory=True,
+                          queries={"vm_vcpus": "max by ($host (libvirt_domain_info_virtual_cpus)"})
+    try:
+        with pytest.raises(NovaError) as caught:
+            await b.vms()
+        assert caught.value.kind is Code.BACKEND_ERROR
+        assert "HTTP 400 from" in caught.value.cause and "parse error" in caught.value.cause
+    finally:
+        await b.close()
+
+
+async def test_data_comes_back_when_prometheus_does(prometheus: pf.PrometheusServer) -> None:
+    """The same backend object fails cleanly while Prometheus is gone and works once it is
+    back at the same URL: nothing to reconnect by hand."""
+    port = pf.free_port()
+    url = f"http://127.0.0.1:{port}"
+    b = PrometheusBackend("prom", url, inventory=True, timeout_s=2)
+    try:
+        with pf.counting_proxy(prometheus.url, port):
+            assert len(await b.hosts()) == FLEET.hosts
+        with pytest.raises(NovaError) as caught:
+            await b.hosts()
+        assert caught.value.kind is Code.HOST_UNREACHABLE
+        with pf.counting_proxy(prometheus.url, port):
+            assert len(await b.hosts()) == FLEET.hosts
+    finally:
+        await b.close()
+
+
+# -- broken servers ----------------------------------------------------------------------------
+
+
+async def _every_call(b: PrometheusBackend) -> list[NovaError]:
+    """Run each kind of call; return the NovaErrors (anything else fails the test)."""
+    calls = [b.hosts(), b.vms(), b.host_usage(), b.vm_usage(), b.range("vm_cpu_used", 600),
+             b.top(3), b.alerts(), b.samples()]
+    errors = []
+    for call in calls:
+        with pytest.raises(NovaError) as caught:
+            await call
+        errors.append(caught.value)
+    return errors
+
+
+async def test_prometheus_down_is_host_unreachable_at_once() -> None:
+    url = pf.refused_url()
+    b = PrometheusBackend("prom", url, inventory=True, timeout_s=5)
+    try:
+        started = time.perf_counter()
+        errors = await _every_call(b)
+        assert time.perf_counter() - started < 3, "connection refused must not wait or retry"
+        assert {e.kind for e in errors} == {Code.HOST_UNREACHABLE}
+        assert all(url in e.cause and "Connection refused" in e.cause for e in errors)
+        assert str(errors[0]).startswith("NOVA-2001: The host did not answer")
+    finally:
+        await b.close()
+
+
+async def test_a_server_that_never_answers_times_out_within_the_timeout() -> None:
+    with pf.never_answering_server() as url:
+        b = PrometheusBackend("prom", url, inventory=True, timeout_s=1)
+        try:
+            with LoopWatch() as watch:
+                started = time.perf_counter()
+                with pytest.raises(NovaError) as caught:
+                    await b.vms()
+                took = time.perf_counter() - started
+                assert caught.value.kind is Code.TIMEOUT
+                assert 0.9 < took < 2.5, took
+                assert f"no answer from {url}" in caught.value.cause
+                errors = await asyncio.wait_for(_every_call(b), 30)
+            assert {e.kind for e in errors} == {Code.TIMEOUT}
+            assert watch.worst < 0.2, "the loop must stay free while Prometheus hangs"
+        finally:
+            await b.close()
+
+
+@pytest.mark.parametrize("body", [
+    b'{"status":"success","data":{"resultType":"vector","res',
+    b"<html><body>502 Bad Gateway</body></html>",
+    b'{"status":"success","data":{"resultType":"vector","result":[{"metric":1}]}}',
+    b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}',
+    b'{"status":"success","data":{"resultType":"scalar","result":[1, "2"]}}',
+    b'{"status":"success"}',
+], ids=["truncated", "html", "bad-metric", "bad-value", "scalar", "no-data"])
+async def test_malformed_json_is_a_clear_backend_error(body: bytes) -> None:
+    with pf.garbage_server(body) as url:
+        b = PrometheusBackend("prom", url, inventory=True, timeout_s=2)
+        try:
+            errors = await _every_call(b)
+            for err in errors[:6]:  # instant and range queries
+                assert err.kind is Code.BACKEND_ERROR
+                assert err.cause.startswith(f"malformed JSON from {url}/api/v1/query"), err.cause
+            assert errors[6].kind is Code.BACKEND_ERROR  # alerts
+            assert url in errors[6].cause
+        finally:
+            await b.close()
+
+
+async def test_an_http_error_names_the_status() -> None:
+    with pf.garbage_server(b"upstream exploded", status=500, content_type="text/plain") as url:
+        b = PrometheusBackend("prom", url, inventory=True, timeout_s=2)
+        try:
+            with pytest.raises(NovaError) as caught:
+                await b.vms()
+            assert caught.value.kind is Code.BACKEND_ERROR
+            assert caught.value.cause == f"HTTP 500 from {url}/api/v1/query: upstream exploded"
+        finally:
+            await b.close()
