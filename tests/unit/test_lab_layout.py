@@ -9,6 +9,7 @@ from backends.libvirt.parse import domain_details
 from console.lab import configs
 from console.lab.guests import domain_xml, plan
 from console.lab.layout import LabLayout
+from console.lab.namespace import setup_script
 
 
 def test_hosts_are_distinct() -> None:
@@ -79,3 +80,13 @@ def test_domain_xml_tags_are_what_the_console_reads() -> None:
     assert details.vcpus == 1
     assert details.memory_bytes == 128 * 1024 * 1024
     assert "<domain type='qemu'>" in xml
+
+
+def test_namespace_setup_refuses_to_run_outside_its_namespace() -> None:
+    host = LabLayout(root=Path("/tmp/lab")).host(1)
+    script = setup_script(host, "mnt:[1]", "uts:[2]")
+    lines = script.splitlines()
+    guard = next(i for i, line in enumerate(lines) if "mnt:[1]" in line)
+    first_mount = next(i for i, line in enumerate(lines) if line.startswith(("mount ", "hostname")))
+    assert guard < first_mount and "exit 97" in lines[guard]
+    assert "uts:[2]" in script
