@@ -11,9 +11,11 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 
 from console.fleet import Fleet
 from console.metrics import MetricsHistory
@@ -23,8 +25,12 @@ from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from screens.metrics import MetricsScreen
 from screens.palette import FleetCommands
-from themes import DEFAULT_STATUS, DEFAULT_THEME, THEMES
+from screens.wall import wall_modes
+from themes import CSS_PATH as THEME_CSS
+from themes import DEFAULT_STATUS, THEMES, ThemeCommands, resolve_theme
+from widgets.resource_table import ResourceTable
 from widgets.status_header import HeaderState, SourceStatus
+from widgets.tile import Tile
 
 
 @dataclass
@@ -41,6 +47,7 @@ class NovaApp(App[None]):
     """NovaCron Console."""
 
     TITLE = "NovaCron"
+    CSS_PATH = THEME_CSS
     COMMANDS = App.COMMANDS | {FleetCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -49,6 +56,9 @@ class NovaApp(App[None]):
         Binding("1", "switch_mode('inventory')", "Inventory", show=False, id="app.inventory"),
         Binding("2", "switch_mode('hosts')", "Hosts", show=False, id="app.hosts"),
         Binding("4", "switch_mode('metrics')", "Metrics", show=False, id="app.metrics"),
+        Binding("y", "copy_vm('name')", "Copy name", show=False, id="app.copy_name"),
+        Binding("Y", "copy_vm('id')", "Copy ID", show=False, id="app.copy_id"),
+        Binding("ctrl+y", "copy_vm('address')", "Copy IP", show=False, id="app.copy_address"),
     ]
     MODES: ClassVar[dict[str, type[Screen[None]]]] = {
         "inventory": InventoryScreen,
@@ -70,12 +80,16 @@ class NovaApp(App[None]):
         production: bool = False,
         theme: str | None = None,
         keymap: dict[str, str] | None = None,
+        ascii: bool = False,
     ) -> None:
         super().__init__()
+        ResourceTable.GLYPHS = ResourceTable.ASCII_GLYPHS if ascii else ResourceTable.UNICODE_GLYPHS
+        Tile.ASCII = ascii
+        self.ascii = ascii
         self.fleet = fleet
         self.read_only = read_only
         self.production = production
-        self._theme_name = theme or DEFAULT_THEME
+        self._theme_name = resolve_theme(theme)
         self._keymap = keymap or {}
         self.metrics = MetricsHistory()
 
@@ -86,6 +100,8 @@ class NovaApp(App[None]):
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = self._theme_name
+        self.set_class(self.production, "-production")
+        self.set_class(self.ascii, "-ascii")
         if self._keymap:
             self.set_keymap(self._keymap)
         self.fleet_snapshot(self.fleet.snapshot)
@@ -116,3 +132,80 @@ class NovaApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
+
+    def search_themes(self) -> None:
+        """The palette's "Theme" entry: only NovaCron's themes."""
+        self.push_screen(CommandPalette(providers=[ThemeCommands], placeholder="Theme…"))
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Key names instead of symbols that fonts (and the Linux console) may lack."""
+        key = binding.key.split(",")[0]
+        if not binding.key_display and (self.ascii or key in ("enter", "backspace")):
+            return {"question_mark": "?", "slash": "/"}.get(key, key.replace("ctrl+", "^"))
+        return super().get_key_display(binding)
+
+    def action_copy_vm(self, field: str) -> None:
+        """Copy the selected VM's name, ID or first address with OSC 52 (works over SSH)."""
+        from screens.copy import vm_copy_text
+
+        text = vm_copy_text(self.screen, field)
+        if text is None:
+            self.notify("No VM selected", severity="warning", timeout=2)
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"Copied {field}: {text}", timeout=2, markup=False)
+
+
+class WallApp(NovaApp, inherit_bindings=False):
+    """`novacron --wall`: summary tiles cycling with problem VMs, hosts and migrations.
+
+    Always read-only. `inherit_bindings=False` drops every binding of `NovaApp` (and of
+    Textual's `App`): only `q` and the page keys exist, whatever actions others add.
+    """
+
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="wall.quit"),
+        *(Binding(str(n), f"wall_page({n - 1})", f"Page {n}", show=False, id=f"wall.page{n}")
+          for n in range(1, 10)),
+    ]
+    MODES: ClassVar[dict[str, type[Screen[None]]]] = {}
+
+    def __init__(self, fleet: Fleet, *, cycle_s: float = 20.0, **kwargs: object) -> None:
+        kwargs["read_only"] = True
+        super().__init__(fleet, **kwargs)  # type: ignore[arg-type]
+        self.cycle_s = cycle_s
+        self.wall_pages = tuple(wall_modes())
+        self.page = 0
+        self._cycle: Timer | None = None
+
+    def on_mount(self) -> None:
+        """Runs before `NovaApp.on_mount` (Textual calls each class's handler, subclass first)."""
+        for name, factory in wall_modes().items():
+            self.add_mode(name, factory)
+        self.add_class("-wall")
+        self.call_later(self._start_wall)
+
+    async def _start_wall(self) -> None:
+        self._prune_bindings()
+        await self._show_page(0)
+        self._cycle = self.set_interval(self.cycle_s, self._next_page) if self.cycle_s > 0 else None
+
+    def _prune_bindings(self) -> None:
+        """Drop any binding added at run time (e.g. built from the action registry)."""
+        keep = {key: [b for b in bindings if (b.id or "").startswith("wall.")]
+                for key, bindings in self._bindings.key_to_bindings.items()}
+        self._bindings.key_to_bindings = {key: b for key, b in keep.items() if b}
+
+    async def _next_page(self) -> None:
+        await self._show_page((self.page + 1) % len(self.wall_pages))
+
+    async def action_wall_page(self, index: int) -> None:
+        if 0 <= index < len(self.wall_pages):
+            await self._show_page(index)
+            if self._cycle is not None:
+                self._cycle.reset()
+
+    async def _show_page(self, index: int) -> None:
+        self.page = index
+        await self.switch_mode(self.wall_pages[index])

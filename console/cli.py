@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--read-only", action="store_true", help="refuse every mutating action")
     mode.add_argument("--write", action="store_true",
                       help="allow actions even in a context marked read_only, for this run")
+    parser.add_argument("--wall", action="store_true",
+                        help="wall display: read-only summary screens cycling for a NOC screen")
+    parser.add_argument("--cycle", type=parse_duration, default=20.0, metavar="DURATION",
+                        help="with --wall: time on each page, e.g. 20s, 1m (default 20s; 0 stops)")
     parser.add_argument("--theme", help="theme name (novacron-dark, novacron-light, "
                         "novacron-high-contrast, novacron-ansi)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -130,8 +134,29 @@ def vm_json(vm: object) -> dict[str, object]:
     return data
 
 
+def parse_duration(text: str) -> float:
+    """'20s', '1m', '90' (seconds) → seconds."""
+    text = text.strip().lower()
+    scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1:])
+    try:
+        value = float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 20s, 1m)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a duration cannot be negative")
+    return value
+
+
+def ascii_only(settings_ascii: bool) -> bool:
+    """ASCII drawing: `ui.ascii`, `NOVACRON_ASCII=1`, or the Linux console (its font is small)."""
+    env = os.environ.get("NOVACRON_ASCII")
+    if env is not None:
+        return env.strip().lower() not in ("", "0", "false", "no")
+    return settings_ascii or os.environ.get("TERM") == "linux"
+
+
 def run_tui(args: argparse.Namespace) -> int:
-    from console.app import NovaApp
+    from console.app import NovaApp, WallApp
     from console.fleet import Fleet
     from console.sources import build_backends
 
@@ -139,8 +164,13 @@ def run_tui(args: argparse.Namespace) -> int:
     name, context, read_only = _settings_and_context(args)
     fleet = Fleet(name, build_backends(context, read_only=read_only),
                   interval_s=context.poll_interval_s)
-    app = NovaApp(fleet, read_only=read_only, production=context.production,
-                  theme=args.theme or context.theme or settings.ui.theme, keymap=settings.keys)
+    options = dict(production=context.production, keymap=settings.keys,
+                   theme=args.theme or context.theme or settings.ui.theme,
+                   ascii=ascii_only(getattr(settings.ui, "ascii", False)))
+    if getattr(args, "wall", False):
+        app: NovaApp = WallApp(fleet, cycle_s=args.cycle, **options)  # always read-only
+    else:
+        app = NovaApp(fleet, read_only=read_only, **options)  # type: ignore[arg-type]
     app.run()
     return EXIT_OK
 

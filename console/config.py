@@ -63,6 +63,8 @@ class Context(_Strict):
 class UISettings(_Strict):
     theme: str = "novacron-dark"
     """Default theme when the context names none."""
+    ascii: bool = False
+    """Draw with ASCII only (bars, big digits, key names): for the Linux console and old fonts."""
 
 
 class Settings(BaseSettings):

@@ -30,3 +30,19 @@ def human_duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h"
     return f"{s // 86400}d"
+
+
+def coarse_age(seconds: float | None) -> str:
+    """An age that changes rarely: '<10s', '10s', '20s' … '50s', then minutes, hours, days.
+
+    The header redraws only when this text changes, so a console polling every few seconds
+    shows a constant '<10s' and writes nothing between real changes.
+    """
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 10:
+        return "<10s"
+    if s < 60:
+        return f"{s // 10 * 10}s"
+    return human_duration(s)

@@ -85,8 +85,8 @@ class ResourceTable(ScrollView, can_focus=True):
         scrollbar-gutter: stable;
     }
     ResourceTable > .resource-table--header { background: $panel; color: $foreground; text-style: bold; }
-    ResourceTable > .resource-table--cursor { background: $panel-lighten-1; text-style: bold; }
-    ResourceTable:focus > .resource-table--cursor { background: $accent 40%; }
+    ResourceTable > .resource-table--cursor { background: $table-cursor; text-style: bold; }
+    ResourceTable:focus > .resource-table--cursor { background: $table-cursor-focus; }
     ResourceTable > .resource-table--marked { color: $accent; text-style: bold; }
     ResourceTable > .resource-table--stale { color: $foreground-muted; text-style: italic; }
     ResourceTable > .resource-table--bar-ok { color: $success; }
@@ -100,6 +100,11 @@ class ResourceTable(ScrollView, can_focus=True):
     ResourceTable > .status--error { color: $status-error; }
     ResourceTable > .status--stale { color: $status-stale; }
     """
+
+    UNICODE_GLYPHS: ClassVar[dict[str, str]] = {"bar_full": "█", "bar_empty": "░", "ellipsis": "…"}
+    ASCII_GLYPHS: ClassVar[dict[str, str]] = {"bar_full": "#", "bar_empty": ".", "ellipsis": "~"}
+    GLYPHS: ClassVar[dict[str, str]] = UNICODE_GLYPHS
+    """Drawing characters; the app picks `ASCII_GLYPHS` when `ui.ascii` is set."""
 
     cursor_row: reactive[int] = reactive(0, always_update=False, repaint=False)
     """Index of the highlighted row in display order."""
@@ -358,7 +363,7 @@ class ResourceTable(ScrollView, can_focus=True):
                 used += cell_width + 1
                 continue
             if cell_len(text) > cell_width:
-                text = set_cell_size(text, cell_width - 1) + "…"
+                text = set_cell_size(text, cell_width - 1) + self.GLYPHS["ellipsis"]
             elif column.align == "right":
                 text = " " * (cell_width - cell_len(text)) + text
             else:
@@ -386,7 +391,7 @@ class ResourceTable(ScrollView, can_focus=True):
         empty_style = style + self.get_component_rich_style("resource-table--bar-empty",
                                                             partial=True)
         return [
-            Segment("█" * filled, fill_style),
-            Segment("░" * (bar_width - filled), empty_style),
+            Segment(self.GLYPHS["bar_full"] * filled, fill_style),
+            Segment(self.GLYPHS["bar_empty"] * (bar_width - filled), empty_style),
             Segment(set_cell_size(" " + label, width - bar_width), style),
         ]
