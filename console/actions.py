@@ -9,7 +9,8 @@ and which confirmation the operator must give. Nothing here imports the UI.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -161,3 +162,20 @@ def mutating() -> Iterator[ActionSpec]:
 def default_params(spec: ActionSpec) -> dict[str, object]:
     """Defaults for the spec's optional parameters (required ones are left out)."""
     return {p.name: p.default for p in spec.params if not p.required and p.default is not None}
+
+
+def prepare_params(spec: ActionSpec, given: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The parameters a request carries: defaults, then `given`; a snapshot gets a name.
+
+    Raises ValueError naming a missing required parameter or one the action does not take.
+    """
+    known = {p.name for p in spec.params}
+    supplied = {k: v for k, v in (given or {}).items() if v is not None}
+    if unknown := supplied.keys() - known:
+        raise ValueError(f"{spec.verb} takes no {', '.join(sorted(unknown))}")
+    params = default_params(spec) | supplied
+    if spec.id == "vm.snapshot_create" and not params.get("name"):
+        params["name"] = time.strftime("nova-%Y%m%d-%H%M%S")
+    if missing := [p.name for p in spec.params if p.required and not params.get(p.name)]:
+        raise ValueError(f"{spec.verb} needs {', '.join(missing)}")
+    return params

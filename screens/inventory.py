@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, Label
 from console import query
 from console.models import VM, FleetSnapshot
 from screens.rows import VM_COLUMNS, vm_row
+from screens.run_action import VMActions, target_of
 from widgets.resource_table import ResourceTable, Row
 from widgets.status_header import StatusHeader
 
@@ -22,7 +23,7 @@ SORTABLE = tuple(c.key for c in VM_COLUMNS)
 FILTER_DEBOUNCE_S = 0.12
 
 
-class InventoryScreen(Screen[None]):
+class InventoryScreen(VMActions, Screen[None]):
     """`1` / `:inventory`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -50,6 +51,7 @@ class InventoryScreen(Screen[None]):
         self._shown: list[str] = []
         self._match = query.matcher("")
         self._debounce: Timer | None = None
+        self.install_action_bindings()
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -112,6 +114,8 @@ class InventoryScreen(Screen[None]):
             text += f"  filter: {self.filter_text}"
         if stale:
             text += f"  {stale} stale"
+        if marked := len(self.table.marked):
+            text += f"  {marked} marked"
         text += f"  sort: {self.sort_column}{' (reversed)' if self.sort_reverse else ''}"
         self.query_one("#summary", Label).update(text)
 
@@ -121,6 +125,23 @@ class InventoryScreen(Screen[None]):
 
     def vm(self, key: str) -> VM | None:
         return self._vms.get(key)
+
+    # -- VM actions (the registry's keys; see screens/run_action.py) -------------------------
+
+    def action_targets(self) -> list:  # type: ignore[type-arg]
+        """Marked VMs (in table order), else the VM under the cursor."""
+        marked = self.table.marked
+        keys = [k for k in self._shown if k in marked] if marked else [self.table.cursor_key]
+        return [target_of(self._vms[k]) for k in keys if k is not None and k in self._vms]
+
+    def action_toggle_mark(self) -> None:
+        self.table.toggle_mark()
+        self.table.action_cursor(1)
+        self._update_summary()
+
+    def after_bulk(self) -> None:
+        self.table.clear_marks()
+        self._update_summary()
 
     # -- actions ----------------------------------------------------------------------------
 

@@ -1,0 +1,206 @@
+"""Running a registered action from the TUI: refusals, confirmation, dispatch, results.
+
+Every front end of the TUI (keys, palette, `:` commands, the snapshots dialog) ends up in
+`run_action`, which only ever talks to the dispatcher. Requests the dispatcher would refuse
+whatever the operator says (read-only, unsupported, busy) go straight to it, so the refusal is
+audited and shown, and nobody is asked to type a name for nothing. The rest are confirmed as
+the registry says, then dispatched; results come back as notifications (never markup).
+
+`VMActions` is the mixin a screen showing VMs uses: registry bindings, `space` marks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding
+
+from console import actions
+from console.actions import ActionSpec, Confirm, Risk, TargetKind
+from console.dispatcher import Outcome, Request, Target
+from console.errors import Code
+from console.models import VM
+from screens.confirm import ConfirmScreen, TypedConfirmation, TypeNameScreen
+
+FOOTER_ACTIONS = frozenset({"vm.start", "vm.shutdown", "vm.reboot", "vm.force_off", "vm.snapshots"})
+"""Shown in the footer (the others are in `?` help and the palette): 80 columns are few."""
+NAMED_IN_DIALOG = 3
+OPTION_LABELS = {"remove_storage": "Also delete its disk files (cannot be undone)"}
+
+
+def target_of(vm: VM) -> Target:
+    return Target(backend=vm.backend, vm_id=vm.id, name=vm.name)
+
+
+def describe_targets(targets: Sequence[Target]) -> str:
+    """'web-01' or '5 VMs: web-01, web-02, web-03 and 2 more'."""
+    if len(targets) == 1:
+        return targets[0].name
+    names = ", ".join(t.name for t in targets[:NAMED_IN_DIALOG])
+    more = len(targets) - NAMED_IN_DIALOG
+    return f"{len(targets)} VMs: {names}" + (f" and {more} more" if more > 0 else "")
+
+
+def notify(app: App[Any], message: str, *, severity: str = "information",
+           title: str = "", timeout: float | None = None) -> None:
+    """Every action notification: names inside, so markup is always off."""
+    app.notify(message, title=title, severity=severity, markup=False,  # type: ignore[arg-type]
+               timeout=timeout)
+
+
+async def run_action(app: App[Any], action_id: str, targets: Sequence[Target],
+                     params: Mapping[str, object] | None = None,
+                     origin: str = "tui") -> list[Outcome]:
+    """Confirm and run `action_id` on `targets`; must run in a worker (dialogs wait)."""
+    spec = actions.get(action_id)
+    dispatcher = app.dispatcher  # type: ignore[attr-defined]
+    if not targets:
+        notify(app, "Select a VM first (or mark some with space).", severity="warning")
+        return []
+    try:
+        prepared = actions.prepare_params(spec, params)
+    except ValueError as exc:
+        notify(app, str(exc), severity="error", title=spec.title)
+        return []
+    requests = [Request(spec.id, t, prepared, origin=origin) for t in targets]
+    hopeless = [r for r in requests if dispatcher.precheck(r, confirmation=False) is not None]
+    outcomes: list[Outcome] = [await dispatcher.run(r) for r in hopeless]
+    pending = [r for r in requests if r not in hopeless]
+    if pending:
+        confirmed = await confirm(app, spec, pending)
+        if confirmed is None:
+            notify(app, f"{spec.title} cancelled: nothing was done.", title=spec.title)
+        else:
+            if len(confirmed) > 1 or spec.id == "vm.shutdown":
+                notify(app, f"{spec.title}: {describe_targets([r.target for r in confirmed])}…",
+                       title=spec.title)
+            outcomes += await dispatcher.run_all(confirmed)
+    report(app, spec, outcomes)
+    timed_out = [o.request.target for o in outcomes if spec.id == "vm.shutdown"
+                 and o.error is not None and o.error.kind is Code.TIMEOUT]
+    for target in timed_out:
+        outcomes.append(await offer_force_off(app, target, origin))
+    return outcomes
+
+
+async def confirm(app: App[Any], spec: ActionSpec,
+                  requests: list[Request]) -> list[Request] | None:
+    """Ask as the registry says; the confirmed requests, or None if the operator backed out."""
+    if spec.confirm is Confirm.NONE:
+        return requests
+    targets = [r.target for r in requests]
+    body = confirmation_text(spec, requests)
+    if spec.confirm is Confirm.YES_NO:
+        yes = await app.push_screen_wait(ConfirmScreen(f"{spec.title}?", body, spec.title))
+        return [dataclasses.replace(r, confirmed=True) for r in requests] if yes else None
+    options = {p.name: OPTION_LABELS.get(p.name, p.help) for p in spec.params if p.kind is bool}
+    expected = targets[0].name if len(targets) == 1 else str(len(targets))
+    answer: TypedConfirmation | None = await app.push_screen_wait(
+        TypeNameScreen(f"{spec.title}?", body, expected, options))
+    if answer is None:
+        return None
+    # For one VM the operator typed its name; for several, their count: either way the
+    # dialog checked it, and each request carries its VM's name for the dispatcher's check.
+    return [dataclasses.replace(r, typed_name=r.target.name, params={**r.params, **answer.options})
+            for r in requests]
+
+
+def confirmation_text(spec: ActionSpec, requests: list[Request]) -> Text:
+    text = Text(f"{spec.title}: ")
+    text.append(describe_targets([r.target for r in requests]), style="bold")
+    snapshot = requests[0].params.get("snapshot")
+    if snapshot:
+        text.append("\nSnapshot: ")
+        text.append(str(snapshot), style="bold")
+    text.append(f"\n\n{spec.description}")
+    if spec.risk is Risk.DESTRUCTIVE:
+        text.append("\nThis cannot be undone.", style="bold")
+    return text
+
+
+async def offer_force_off(app: App[Any], target: Target, origin: str) -> Outcome:
+    """A graceful shutdown timed out: offer force-off, which still needs the name typed."""
+    spec = actions.get("vm.force_off")
+    body = Text(f"{target.name} did not shut down in time. Force it off?\n\n{spec.description}")
+    answer = await app.push_screen_wait(TypeNameScreen("Force off?", body, target.name))
+    request = Request(spec.id, target, {}, typed_name=answer.typed if answer else None,
+                      origin=origin)
+    if answer is None:
+        notify(app, f"{target.name} was left running.", title=spec.title)
+        return Outcome(request, "refused")
+    outcome = await app.dispatcher.run(request)  # type: ignore[attr-defined]
+    report(app, spec, [outcome])
+    return outcome
+
+
+def report(app: App[Any], spec: ActionSpec, outcomes: Sequence[Outcome]) -> None:
+    """One notification per failure or refusal; successes summed up (per VM when few)."""
+    ok = [o for o in outcomes if o.ok]
+    for outcome in outcomes:
+        if outcome.ok or outcome.error is None:
+            continue
+        severity = "warning" if outcome.status == "refused" else "error"
+        notify(app, f"{outcome.request.target.name}: {outcome.error}", severity=severity,
+               title=f"{spec.title} {outcome.status}", timeout=10)
+    if len(ok) == 1:
+        extra = _extra(ok[0])
+        notify(app, f"{ok[0].request.target.name}: done ({ok[0].duration_s:.1f} s){extra}",
+               title=spec.title)
+    elif ok:
+        notify(app, f"{describe_targets([o.request.target for o in ok])}: done", title=spec.title)
+
+
+def _extra(outcome: Outcome) -> str:
+    if outcome.request.action == "vm.delete" and outcome.value:
+        return f"; disks NOT removed: {', '.join(outcome.value)}"
+    if outcome.request.action == "vm.snapshot_create":
+        return f"; snapshot {outcome.request.params.get('name')}"
+    return ""
+
+
+class VMActions:
+    """Mixin for screens that show VMs: the registry's VM actions as keys, `space` marks.
+
+    Read-only hides the non-safe keys from the footer, but they stay bound: pressing one goes
+    to the dispatcher, which refuses it (and audits the refusal). Hiding is not the guard.
+    """
+
+    def install_action_bindings(self) -> None:
+        read_only = bool(getattr(self.app, "read_only", False))  # type: ignore[attr-defined]
+        bindings = self._bindings  # type: ignore[attr-defined]
+        bindings._add_binding(Binding("space", "toggle_mark", "Mark", show=False,
+                                      id="inventory.mark"))
+        for spec in actions.for_target(TargetKind.VM):
+            show = spec.id in FOOTER_ACTIONS and (spec.risk is Risk.SAFE or not read_only)
+            bindings._add_binding(Binding(spec.key, f"vm_action('{spec.id}')", spec.title,
+                                          show=show, id=spec.id))
+
+    def action_targets(self) -> list[Target]:
+        """Marked VMs, else the one under the cursor (screens override)."""
+        return []
+
+    def after_bulk(self) -> None:
+        """Called once a bulk action was dispatched (the inventory clears its marks)."""
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the current row (screens with a table override)."""
+
+    def action_vm_action(self, action_id: str) -> None:
+        targets = self.action_targets()
+        app = self.app  # type: ignore[attr-defined]
+        if action_id == "vm.snapshots":
+            from screens.snapshots import SnapshotsScreen
+
+            if targets:
+                app.push_screen(SnapshotsScreen(targets[0]))
+            else:
+                notify(app, "Select a VM first.", severity="warning")
+            return
+        if len(targets) > 1:
+            self.after_bulk()
+        app.run_worker(run_action(app, action_id, targets), group="actions",
+                       name=f"action:{action_id}")

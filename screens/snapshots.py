@@ -1,0 +1,115 @@
+"""The snapshots of one VM: list, take, revert, delete (`N` on a VM).
+
+The list is a query through the dispatcher (so it works read-only); revert and delete are the
+registry's snapshot actions, bound here by their ids and confirmed like every other action.
+Snapshot names come from the host (sanitized at ingestion) and are drawn as plain cells.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from console import actions
+from console.actions import Risk, TargetKind
+from console.dispatcher import Request, Target
+from console.models import Snapshot
+from screens.run_action import notify, run_action
+from widgets.resource_table import Column, ResourceTable, Row
+
+COLUMNS = (
+    Column("name", "SNAPSHOT", 0, min_width=16),
+    Column("created", "CREATED", 19),
+    Column("state", "STATE", 9),
+    Column("current", "CUR", 3),
+    Column("description", "DESCRIPTION", 0, min_width=8, drop=1),
+)
+
+
+def snapshot_row(snap: Snapshot) -> Row:
+    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.created_at)) \
+        if snap.created_at else "-"
+    return Row(key=snap.name, cells=(snap.name, created, snap.state, "*" if snap.current else "",
+                                     snap.description))
+
+
+class SnapshotsScreen(ModalScreen[None]):
+    """Snapshots of one VM. `esc` closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "dismiss", "Close", id="snapshots.close"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="snapshots.reload"),
+    ]
+    DEFAULT_CSS = """
+    SnapshotsScreen { align: center middle; }
+    SnapshotsScreen > Vertical {
+        width: 90%; height: 80%; border: round $primary; background: $surface;
+    }
+    SnapshotsScreen #title { text-style: bold; padding: 0 1; }
+    SnapshotsScreen #status { color: $foreground-muted; padding: 0 1; height: 1; }
+    """
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.snapshots: list[Snapshot] = []
+        read_only = bool(getattr(self.app, "read_only", False))
+        create = actions.get("vm.snapshot_create")
+        specs = [create, *actions.for_target(TargetKind.SNAPSHOT)]
+        for spec in specs:
+            self._bindings._add_binding(Binding(
+                spec.key, f"snapshot_action('{spec.id}')", spec.title,
+                show=spec.risk is Risk.SAFE or not read_only, id=spec.id))
+
+    def compose(self) -> ComposeResult:
+        title = Text("Snapshots of ")
+        title.append(self.target.name, style="bold")
+        with Vertical():
+            yield Static(title, id="title")
+            yield ResourceTable(COLUMNS, id="snapshots")
+            yield Static("loading…", id="status")
+            yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ResourceTable).focus()
+        self.action_reload()
+
+    @work(group="snapshots", exclusive=True)
+    async def action_reload(self) -> None:
+        outcome = await self.app.dispatcher.run(  # type: ignore[attr-defined]
+            Request("vm.snapshots", self.target, origin="tui"))
+        status = self.query_one("#status", Static)
+        if not outcome.ok:
+            status.update(Text(str(outcome.error)))
+            return
+        self.snapshots = list(outcome.value or [])
+        self.query_one(ResourceTable).set_rows([snapshot_row(s) for s in self.snapshots])
+        status.update(Text(f"{len(self.snapshots)} snapshots" if self.snapshots
+                           else "No snapshots yet: n takes one."))
+
+    def selected(self) -> str | None:
+        return self.query_one(ResourceTable).cursor_key
+
+    def action_snapshot_action(self, action_id: str) -> None:
+        spec = actions.get(action_id)
+        params: dict[str, object] = {}
+        if spec.target is TargetKind.SNAPSHOT:
+            name = self.selected()
+            if name is None:
+                notify(self.app, "No snapshot selected.", severity="warning")
+                return
+            params["snapshot"] = name
+        self._run(action_id, params)
+
+    @work(group="actions")
+    async def _run(self, action_id: str, params: dict[str, object]) -> None:
+        await run_action(self.app, action_id, [self.target], params)
+        self.action_reload()
