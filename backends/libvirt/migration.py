@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -196,6 +197,16 @@ class MigrationMixin:
             with contextlib.suppress(libvirt.libvirtError):
                 conn.close()
 
+    async def migrate_to(self, vm_id: str, *, target_uri: str, target: str = "",
+                         **options: Any) -> None:
+        """`migrate` with plain parameters (what the dispatcher calls and the audit records)."""
+        known = {f.name for f in dataclasses.fields(MigrationOptions)}
+        if unknown := options.keys() - known:
+            raise NovaError(Code.NOT_SUPPORTED, f"migrate {', '.join(sorted(unknown))}",
+                            f"known options: {', '.join(sorted(known))}")
+        await self.migrate(vm_id, _UriTarget(target or target_uri, target_uri),
+                           MigrationOptions(**options))
+
     async def migration_progress(self, vm_id: str) -> Migration | None:
         """The running outgoing migration of `vm_id`, or None when there is none."""
         return await self._on_pool(self._progress_sync, vm_id, timeout_s=PROGRESS_TIMEOUT_S)
@@ -255,6 +266,12 @@ class MigrationMixin:
             state=vm_state(state, reason) if active else VMState.STOPPED,
             migrating_out=operation == libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
             migrating_in=incoming, post_copy=_in_post_copy(dom))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _UriTarget:
+    name: str
+    uri: str
 
 
 def _lookup(conn: libvirt.virConnect, vm_id: str) -> libvirt.virDomain:

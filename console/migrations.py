@@ -1,0 +1,356 @@
+"""The migration tracker: starts live migrations, follows them, remembers them.
+
+- `start` refuses a VM that is already migrating (here or, per its host, from another console)
+  with NOVA-3003, records the migration in the history *before* the call, and runs the call
+  through the dispatcher (audit row, per-target lock) on a background task;
+- a poller reads `jobStats` about once a second into a `ProgressMeter` (monotonic percentage,
+  ETA, convergence and stall warnings) and tells subscribers;
+- `recover` re-reads the migrations the history says never ended (the console died) from the
+  hosts themselves and shows what really happened; `drain` empties a host.
+
+No Textual here: the board, the CLI and the tests are all subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+from backends.base import Backend, DomainPresence, MigrationOptions, SupportsMigration
+from console.errors import Code, NovaError
+from console.migration_history import History, HistoryRecord
+from console.migration_plan import DrainPlan, plan_drain
+from console.migration_progress import ProgressMeter
+from console.migration_state import COLUMNS, DrainSummary, MigrationState
+from console.models import VM, FleetSnapshot, Host, MigrationPhase
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DRAIN_CONCURRENCY = 2
+
+Call = Callable[[], Awaitable[None]]
+Door = Callable[[MigrationState, Call, dict[str, object]], Awaitable[None]]
+"""Runs one migration through the dispatcher (audit, lock): gets the state, the direct call,
+and the same call as plain parameters for `vm.migrate`; raises NovaError on failure."""
+
+
+async def _direct(_state: MigrationState, call: Call, _params: dict[str, object]) -> None:
+    await call()
+
+
+def migrate_params(state: MigrationState, target_uri: str) -> dict[str, object]:
+    """`vm.migrate`'s parameters: plain values, as the audit log records them."""
+    return {"target": state.target, "target_uri": target_uri,
+            **dataclasses.asdict(state.options)}
+
+
+class MigrationTracker:
+    """Every migration this console started or re-read, keyed by migration id."""
+
+    def __init__(
+        self,
+        backends: Mapping[str, Backend] | Callable[[], Mapping[str, Backend]],
+        *,
+        context: str = "",
+        history: History | None = None,
+        door: Door | None = None,
+        poll_interval_s: float = 1.0,
+        stall_after_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._backends = backends
+        self.context = context
+        self.history = history
+        self._door = door or _direct
+        self.poll_interval_s = poll_interval_s
+        self.stall_after_s = stall_after_s
+        self._clock = clock
+        self._states: dict[str, MigrationState] = {}
+        self._meters: dict[str, ProgressMeter] = {}
+        self._tasks: dict[str, asyncio.Task[MigrationState]] = {}
+        self._cancelling: set[str] = set()
+        self._records: dict[str, int | str] = {}
+        self._subscribers: list[Callable[[MigrationState], None]] = []
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def states(self) -> list[MigrationState]:
+        return sorted(self._states.values(), key=lambda s: s.queued_at)
+
+    def get(self, migration_id: str) -> MigrationState | None:
+        return self._states.get(migration_id)
+
+    def busy(self) -> set[str]:
+        """Keys (`backend/vm_id`) of the VMs with a migration in progress."""
+        return {s.vm_key for s in self._states.values() if s.active}
+
+    def subscribe(self, callback: Callable[[MigrationState], None]) -> None:
+        self._subscribers.append(callback)
+
+    def _backend(self, name: str) -> Backend:
+        backends = self._backends() if callable(self._backends) else self._backends
+        backend = backends.get(name)
+        if backend is None:
+            raise NovaError(Code.VM_NOT_FOUND, name, "no such source in this context")
+        return backend
+
+    def _migrator(self, name: str) -> SupportsMigration:
+        backend = self._backend(name)
+        if not isinstance(backend, SupportsMigration):
+            raise NovaError(Code.NOT_SUPPORTED, f"migrate on {name}",
+                            f"{type(backend).__name__} cannot live-migrate")
+        return backend
+
+    def _set(self, state: MigrationState) -> MigrationState:
+        self._states[state.id] = state
+        for callback in list(self._subscribers):
+            try:
+                callback(state)
+            except Exception:  # a broken subscriber must not stop a migration's bookkeeping
+                log.exception("migration subscriber failed")
+        return state
+
+    # -- starting ---------------------------------------------------------------------------
+
+    async def start(self, vm: VM, target: Host, options: MigrationOptions | None = None) -> MigrationState:
+        """Queue the migration of `vm` to `target` and return at once (it runs in background)."""
+        for state in self._states.values():
+            if state.active and state.vm_key == vm.key:
+                raise in_progress(vm.name, f"{state.source} → {state.target} (migration "
+                                  f"{state.id}); wait for it or cancel it")
+        source = self._migrator(vm.backend)
+        self._migrator(target.backend)
+        try:
+            running = await source.migration_progress(vm.id)
+        except NovaError as err:
+            if err.kind is not Code.VM_NOT_FOUND:
+                raise
+            raise NovaError(Code.VM_NOT_FOUND, vm.name, f"not on {vm.host} any more") from err
+        if running is not None:
+            raise in_progress(vm.name, f"its host {vm.host} reports a migration job already "
+                              f"running ({running.data_processed / 2**20:.0f} MiB sent)")
+        state = MigrationState(
+            id=uuid.uuid4().hex[:12], vm_id=vm.id, vm_name=vm.name, source=vm.host,
+            target=target.name, source_backend=vm.backend, target_backend=target.backend,
+            phase=MigrationPhase.QUEUED, queued_at=self._clock(),
+            options=options or MigrationOptions())
+        self._meters[state.id] = ProgressMeter(stall_after_s=self.stall_after_s)
+        self._set(state)
+        if self.history is not None:
+            self._records[state.id] = await self.history.started(self.context, state)
+        self._tasks[state.id] = asyncio.create_task(self._run(state.id), name=f"migrate:{vm.name}")
+        return state
+
+    async def migrate(self, vm: VM, target: Host, options: MigrationOptions | None = None) -> MigrationState:
+        """Start and wait for the end."""
+        state = await self.start(vm, target, options)
+        return await self.wait(state.id)
+
+    async def wait(self, migration_id: str) -> MigrationState:
+        task = self._tasks.get(migration_id)
+        if task is not None:
+            return await asyncio.shield(task)
+        return self._states[migration_id]
+
+    async def _run(self, migration_id: str) -> MigrationState:
+        state = self._states[migration_id]
+        source = self._migrator(state.source_backend)
+        target = self._backend(state.target_backend)
+        state = self._set(dataclasses.replace(state, phase=MigrationPhase.RUNNING,
+                                              started_at=self._clock()))
+        poller = asyncio.create_task(self._poll(migration_id, source, state.vm_id))
+        error: NovaError | None = None
+        try:
+            await self._door(state, lambda: source.migrate(state.vm_id, target, state.options),
+                             migrate_params(state, getattr(target, "uri", "")))
+        except NovaError as err:
+            error = err
+        except Exception as exc:
+            error = NovaError(Code.BACKEND_ERROR, state.vm_name, f"{type(exc).__name__}: {exc}")
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        return await self._finish(migration_id, error)
+
+    async def _finish(self, migration_id: str, error: NovaError | None) -> MigrationState:
+        state = self._states[migration_id]
+        meter = self._meters.setdefault(migration_id, ProgressMeter())
+        phase, note, message = MigrationPhase.DONE, state.note, ""
+        if error is not None:
+            phase, message = MigrationPhase.FAILED, str(error)
+            if migration_id in self._cancelling:
+                phase, message = MigrationPhase.CANCELLED, "cancelled by the operator"
+            else:
+                # P2P: the call may fail on our side while the hosts finished the job.
+                with contextlib.suppress(NovaError, TimeoutError):
+                    where = await self._presence(state.target_backend, state.vm_id)
+                    if where.active and not where.migrating_in:
+                        phase, note = MigrationPhase.DONE, f"finished despite: {error}"
+        if phase is MigrationPhase.DONE:
+            meter.finish()
+        state = self._set(dataclasses.replace(
+            state, phase=phase, ended_at=self._clock(), error=message, note=note,
+            percent=meter.percent, eta_s=meter.eta_s if phase is MigrationPhase.DONE else None,
+            warnings=() if phase is MigrationPhase.DONE else state.warnings))
+        self._cancelling.discard(migration_id)
+        await self._record_end(state)
+        return state
+
+    async def _record_end(self, state: MigrationState) -> None:
+        record = self._records.pop(state.id, None)
+        if self.history is not None and record is not None:
+            try:
+                await self.history.ended(record, state)
+            except Exception as exc:
+                log.error("migration history: could not record the end of %s: %s", state.id, exc)
+
+    async def _poll(self, migration_id: str, source: SupportsMigration, vm_id: str) -> None:
+        meter = self._meters[migration_id]
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            now = self._clock()
+            try:
+                sample = await source.migration_progress(vm_id)
+            except (NovaError, TimeoutError) as err:
+                log.debug("progress of %s unavailable: %s", migration_id, err)
+                sample = None
+            state = self._states[migration_id]
+            if not state.active:
+                return
+            if sample is None:
+                meter.touch(-1, now)
+                self._set(dataclasses.replace(state, warnings=meter.warnings))
+                continue
+            meter.update(sample, now)
+            sample = dataclasses.replace(sample, id=migration_id, target=state.target)
+            self._set(dataclasses.replace(
+                state, progress=sample, phase=sample.phase, percent=meter.percent,
+                eta_s=meter.eta_s, warnings=meter.warnings))
+
+    # -- controlling ------------------------------------------------------------------------
+
+    async def cancel(self, migration_id: str) -> None:
+        """Abort the job on the source; the guest stays there. Refused in post-copy."""
+        state = self._states.get(migration_id)
+        if state is None or not state.active:
+            raise NovaError(Code.INVALID_STATE, migration_id, "no such running migration")
+        self._cancelling.add(migration_id)
+        try:
+            await self._migrator(state.source_backend).cancel_migration(state.vm_id)
+        except NovaError:
+            self._cancelling.discard(migration_id)
+            raise
+
+    async def start_post_copy(self, migration_id: str) -> None:
+        state = self._states.get(migration_id)
+        if state is None or not state.active:
+            raise NovaError(Code.INVALID_STATE, migration_id, "no such running migration")
+        if not state.options.post_copy:
+            raise NovaError(Code.INVALID_STATE, state.vm_name,
+                            "post-copy must be allowed when the migration starts (--post-copy)")
+        await self._migrator(state.source_backend).start_post_copy(state.vm_id)
+
+    async def close(self) -> None:
+        """Stop following (migrations themselves go on: the hosts drive them)."""
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    # -- after a restart --------------------------------------------------------------------
+
+    async def _presence(self, backend: str, vm_id: str) -> DomainPresence:
+        return await self._migrator(backend).presence(vm_id)
+
+    async def recover(self) -> list[MigrationState]:
+        """Re-read every migration the history says never ended, from the hosts themselves."""
+        if self.history is None:
+            return []
+        found = []
+        for record in await self.history.unfinished(self.context):
+            state = record.state
+            self._meters[state.id] = ProgressMeter(stall_after_s=self.stall_after_s)
+            self._records[state.id] = record.key
+            self._set(dataclasses.replace(state, note="re-read after a console restart"))
+            self._tasks[state.id] = asyncio.create_task(self._reread(state.id))
+            found.append(state)
+        return found
+
+    async def _reread(self, migration_id: str) -> MigrationState:
+        state = self._states[migration_id]
+        try:
+            source = self._migrator(state.source_backend)
+            while (sample := await source.migration_progress(state.vm_id)) is not None:
+                meter = self._meters[migration_id]
+                meter.update(sample, self._clock())
+                state = self._set(dataclasses.replace(
+                    self._states[migration_id], phase=sample.phase, progress=sample,
+                    percent=meter.percent, eta_s=meter.eta_s, warnings=meter.warnings))
+                await asyncio.sleep(self.poll_interval_s)
+        except NovaError as err:
+            if err.kind is not Code.VM_NOT_FOUND:  # gone from the source is an answer too
+                log.warning("re-reading %s: %s", migration_id, err)
+                self._set(dataclasses.replace(state, warnings=(f"cannot read the source: {err}",)))
+                return state
+        return await self._settle(migration_id)
+
+    async def _settle(self, migration_id: str) -> MigrationState:
+        """Decide the outcome from where the guest is now."""
+        state = self._states[migration_id]
+        try:
+            src = await self._presence(state.source_backend, state.vm_id)
+            dst = await self._presence(state.target_backend, state.vm_id)
+        except NovaError as err:
+            return self._set(dataclasses.replace(
+                state, warnings=(f"outcome unknown: {err}",)))
+        error = None
+        if not (dst.active and not dst.migrating_in and not (src.active and not src.post_copy)):
+            where = ("still on the source" if src.active else
+                     "on neither host" if not dst.present else "not running on the target")
+            error = NovaError(Code.BACKEND_ERROR, state.vm_name, f"the migration did not "
+                              f"complete: the guest is {where}")
+        return await self._finish(migration_id, error)
+
+    # -- drain ------------------------------------------------------------------------------
+
+    async def drain(self, host: str, snapshot: FleetSnapshot, *,
+                    concurrency: int = DEFAULT_DRAIN_CONCURRENCY,
+                    options: MigrationOptions | None = None,
+                    plan: DrainPlan | None = None) -> DrainSummary:
+        """Migrate every running VM off `host`, `concurrency` at a time."""
+        started = time.monotonic()
+        plan = plan or plan_drain(host, snapshot, self.busy())
+        hosts = {h.name: h for h in snapshot.hosts}
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(vm: VM, target: str) -> MigrationState:
+            async with gate:
+                try:
+                    state = await self.start(vm, hosts[target], options)
+                except NovaError as err:
+                    return MigrationState(
+                        id=uuid.uuid4().hex[:12], vm_id=vm.id, vm_name=vm.name, source=host,
+                        target=target, source_backend=vm.backend,
+                        target_backend=hosts[target].backend, phase=MigrationPhase.FAILED,
+                        queued_at=self._clock(), error=str(err))
+                return await self.wait(state.id)
+
+        results = await asyncio.gather(*(one(vm, target) for vm, target in plan.moves))
+        return DrainSummary(host=host, plan=plan, results=tuple(results),
+                            elapsed_s=time.monotonic() - started)
+
+
+def in_progress(vm_name: str, why: str) -> NovaError:
+    return NovaError(Code.OPERATION_IN_PROGRESS, f"{vm_name} is already being migrated", why)
+
+
+__all__ = ["COLUMNS", "DrainSummary", "HistoryRecord", "MigrationState", "MigrationTracker",
+           "in_progress"]
