@@ -17,9 +17,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 
+from console.dispatcher import Dispatcher, UnavailableAudit
 from console.fleet import Fleet
 from console.metrics import MetricsHistory
 from console.models import FleetSnapshot
+from screens.action_palette import ActionCommands
+from screens.audit import AuditScreen
 from screens.help import HelpScreen
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
@@ -48,7 +51,7 @@ class NovaApp(App[None]):
 
     TITLE = "NovaCron"
     CSS_PATH = THEME_CSS
-    COMMANDS = App.COMMANDS | {FleetCommands}
+    COMMANDS = App.COMMANDS | {FleetCommands, ActionCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -56,6 +59,8 @@ class NovaApp(App[None]):
         Binding("1", "switch_mode('inventory')", "Inventory", show=False, id="app.inventory"),
         Binding("2", "switch_mode('hosts')", "Hosts", show=False, id="app.hosts"),
         Binding("4", "switch_mode('metrics')", "Metrics", show=False, id="app.metrics"),
+        Binding("5", "switch_mode('audit')", "Audit", show=False, id="app.audit"),
+        Binding("colon", "command_line", "Command", show=False, id="app.command_line"),
         Binding("y", "copy_vm('name')", "Copy name", show=False, id="app.copy_name"),
         Binding("Y", "copy_vm('id')", "Copy ID", show=False, id="app.copy_id"),
         Binding("ctrl+y", "copy_vm('address')", "Copy IP", show=False, id="app.copy_address"),
@@ -64,6 +69,7 @@ class NovaApp(App[None]):
         "inventory": InventoryScreen,
         "hosts": HostsScreen,
         "metrics": MetricsScreen,
+        "audit": AuditScreen,
     }
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
@@ -81,8 +87,12 @@ class NovaApp(App[None]):
         theme: str | None = None,
         keymap: dict[str, str] | None = None,
         ascii: bool = False,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         super().__init__()
+        self.dispatcher = dispatcher
+        """The one door to mutating calls; opened with the store at mount unless given."""
+        self._store: object | None = None
         ResourceTable.GLYPHS = ResourceTable.ASCII_GLYPHS if ascii else ResourceTable.UNICODE_GLYPHS
         Tile.ASCII = ascii
         self.ascii = ascii
@@ -105,12 +115,39 @@ class NovaApp(App[None]):
         if self._keymap:
             self.set_keymap(self._keymap)
         self.fleet_snapshot(self.fleet.snapshot)
+        if self.dispatcher is None:
+            await self._open_dispatcher()
         await self.switch_mode("inventory")
         self.fleet._on_snapshot = self.fleet_snapshot
         await self.fleet.start()
 
     async def on_unmount(self) -> None:
         await self.fleet.stop()
+        if self._store is not None:
+            await self._store.close()  # type: ignore[attr-defined]
+
+    async def _open_dispatcher(self) -> None:
+        """Open the audit store and the dispatcher; without a store, actions are refused."""
+        from console.store import Store
+
+        audit: object
+        try:
+            audit = self._store = await Store.open()
+        except Exception as exc:
+            audit = UnavailableAudit(f"audit store unavailable: {exc}")
+            self.notify(f"Actions are disabled: {exc}", severity="error", markup=False)
+        self.dispatcher = Dispatcher(self.fleet.backends, audit=audit,  # type: ignore[arg-type]
+                                     context=self.fleet.context, read_only=self.read_only,
+                                     poke=self.fleet.poke)
+
+    def action_command_line(self) -> None:
+        """`:` opens the command line; its commands come from the screens and the registry."""
+        from screens.command_line import CommandLineScreen, execute
+
+        def run(line: str | None) -> None:
+            self.run_worker(execute(self, line), group="actions", name="command")
+
+        self.push_screen(CommandLineScreen(), run)
 
     def fleet_snapshot(self, snapshot: FleetSnapshot) -> None:
         """Called by the fleet (same loop) with every new snapshot."""
