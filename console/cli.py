@@ -1,7 +1,14 @@
 """The `novacron` command: opens the console, or runs a subcommand.
 
-Exit codes: 0 ok; 1 an action or check failed; 2 bad usage or configuration;
-3 refused (read-only, not confirmed); 4 not found.
+Exit codes:
+  0  ok (every target of an action succeeded)
+  1  an action or check failed (the error says NOVA-xxxx, message and cause)
+  2  bad usage or configuration (unknown option, ambiguous VM name, invalid config)
+  3  refused before any backend call: read-only, not confirmed (--yes / --confirm NAME
+     missing), another action running on the VM, or the backend cannot do it
+  4  not found (no such VM or snapshot)
+  5  timed out (e.g. a graceful shutdown the guest ignored: force-off is the next step)
+With several targets, 1 wins over 3, 4 and 5; those only when every failure is of that kind.
 """
 
 from __future__ import annotations
@@ -53,10 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     vm = sub.add_parser("vm", help="VM inventory and actions")
     vm_sub = vm.add_subparsers(dest="vm_command", metavar="ACTION", required=True)
+    from console.migration_cli import add_parsers as add_migration_parsers
+
+    add_migration_parsers(sub, vm_sub)
     vm_list = vm_sub.add_parser("list", help="list VMs")
     vm_list.add_argument("--json", action="store_true", help="JSON output")
     vm_list.add_argument("--filter", default="", help="same syntax as the console's / filter")
     vm_list.set_defaults(func=cmd_vm_list)
+
+    from console.cli_actions import add_parsers as add_action_parsers
+
+    add_action_parsers(sub, vm_sub)  # `vm <action>` from the registry, and `audit`
     return parser
 
 
