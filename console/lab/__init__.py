@@ -5,6 +5,6 @@
 
 from console.lab.lab import Lab, LabError
 from console.lab.layout import HostLayout, LabLayout
-from console.lab.report import HostStatus, LabStatus
+from console.lab.report import HostStatus, LabStatus, ProcStatus
 
-__all__ = ["HostLayout", "HostStatus", "Lab", "LabError", "LabLayout", "LabStatus"]
+__all__ = ["HostLayout", "HostStatus", "Lab", "LabError", "LabLayout", "LabStatus", "ProcStatus"]

@@ -54,8 +54,28 @@ def kvm_boots(kernel: Path, initrd: Path, timeout: float = 10.0) -> bool:
             proc.wait()
 
 
-def choose(kernel: Path, initrd: Path, requested: str | None = None) -> str:
-    """`requested` ('kvm'/'qemu') wins; else KVM if it boots the guest, else emulation."""
+def _probe_key(kernel: Path) -> str:
+    """What the probe's answer depends on: this machine's kernel and KVM modules, our kernel."""
+    modules = sorted(m for m in os.listdir("/sys/module") if m.startswith("kvm"))
+    return f"{os.uname().release} {','.join(modules)} {kernel.stat().st_size}"
+
+
+def choose(kernel: Path, initrd: Path, requested: str | None = None,
+           cache: Path | None = None) -> str:
+    """`requested` ('kvm'/'qemu') wins; else KVM if it boots the guest, else emulation.
+
+    The probe's answer is kept in `cache` (with what it depends on), so only the first
+    `lab up` on a machine pays its few seconds.
+    """
     if requested in (KVM, EMULATED):
         return requested
-    return KVM if kvm_boots(kernel, initrd) else EMULATED
+    key = _probe_key(kernel)
+    if cache is not None and cache.exists():
+        cached_key, _, answer = cache.read_text().rpartition(" ")
+        if cached_key == key and answer in (KVM, EMULATED):
+            return answer
+    answer = KVM if kvm_boots(kernel, initrd) else EMULATED
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(f"{key} {answer}")
+    return answer

@@ -97,7 +97,7 @@ class Lab:
         ensure_qemu_accounts()
         kernel, initrd = image.ensure_images(self.layout.images_dir)
         if accelerator or not st.accel:
-            st.accel = accel.choose(kernel, initrd, accelerator)
+            st.accel = accel.choose(kernel, initrd, accelerator, image.CACHE_DIR / "accel")
             record()
         for target in BIND_TARGETS:
             if not Path(target).exists():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +52,9 @@ def _is_static(path: str) -> bool:
     return b"/lib64/ld-linux" not in header and b"/lib/ld-linux" not in header
 
 
-def missing_requirements() -> list[Requirement]:
+def missing_requirements(requirements: Iterable[Requirement] = REQUIREMENTS) -> list[Requirement]:
     missing = []
-    for req in REQUIREMENTS:
+    for req in requirements:
         exists = Path(req.path).exists() or bool(shutil.which(Path(req.path).name))
         if req.package == "busybox-static":
             exists = exists and _is_static(req.path)
@@ -62,12 +63,12 @@ def missing_requirements() -> list[Requirement]:
     return missing
 
 
-def problems() -> list[str]:
+def problems(requirements: Iterable[Requirement] = REQUIREMENTS) -> list[str]:
     """Human-readable lines, empty when the lab can start. Root first: nothing works without."""
     lines = []
     if os.geteuid() != 0:
         lines.append("the lab needs root (namespaces, mounts, libvirtd): rerun with sudo")
-    missing = missing_requirements()
+    missing = missing_requirements(requirements)
     for req in missing:
         lines.append(f"missing {req.what}: {req.path} (Debian package {req.package})")
     if missing:

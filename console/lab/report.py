@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ProcStatus:
+    pid: int
+    alive: bool
+
+
+@dataclass(frozen=True)
 class HostStatus:
     name: str
     uri: str
@@ -25,8 +31,8 @@ class HostStatus:
     ssh_port: int
     exporter_port: int
     migration_ports: tuple[int, int]
-    procs: dict[str, tuple[int, bool]]
-    """role -> (pid, alive)."""
+    procs: dict[str, ProcStatus]
+    """By role: holder (namespace), virtlogd, libvirtd, sshd, exporter."""
     guests_running: int | None
     """None when libvirtd does not answer."""
 
@@ -60,8 +66,8 @@ def collect(lab: Lab) -> LabStatus:
     hosts = []
     for hs in sorted(st.hosts.values(), key=lambda h: h.index):
         layout = lab.layout.host(hs.index)
-        procs = {role: (p.pid, is_alive(p)) for role, p in hs.procs.items()}
-        libvirtd_ok = procs.get("libvirtd", (0, False))[1]
+        procs = {role: ProcStatus(p.pid, is_alive(p)) for role, p in hs.procs.items()}
+        libvirtd_ok = "libvirtd" in procs and procs["libvirtd"].alive
         hosts.append(HostStatus(
             name=layout.name, uri=layout.uri, libvirt_port=layout.libvirt_port,
             ssh_port=layout.ssh_port, exporter_port=layout.exporter_port,
@@ -82,8 +88,8 @@ def as_json(status: LabStatus) -> str:
 
 
 def _host_line(h: HostStatus) -> str:
-    procs = " ".join(f"{role}={pid}{'' if alive else '(dead)'}"
-                     for role, (pid, alive) in h.procs.items())
+    procs = " ".join(f"{role}={p.pid}{'' if p.alive else '(dead)'}"
+                     for role, p in h.procs.items())
     guests = "unreachable" if h.guests_running is None else f"{h.guests_running} running"
     low, high = h.migration_ports
     return (f"{h.name:<9} {h.uri}  ssh:{h.ssh_port} exporter:{h.exporter_port} "
