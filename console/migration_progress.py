@@ -77,7 +77,8 @@ class ProgressMeter:
         self._samples += 1
         running = min(MAX_RUNNING_PERCENT, raw_percent(sample.data_total, sample.data_remaining))
         self.percent = max(self.percent, running)
-        self.eta_s = eta_seconds(sample.data_remaining, self.throughput_bps, self.dirty_bps)
+        self.eta_s = (eta_seconds(sample.data_remaining, self.throughput_bps, self.dirty_bps)
+                      if sample.data_total > 0 else None)
         over = will_not_converge(sample.throughput_bps, sample.dirty_rate_bps, sample.iteration)
         self._over = self._over + 1 if over else 0
         self.not_converging = self._over >= NOT_CONVERGING_SAMPLES

@@ -83,3 +83,44 @@ class DrainSummary:
         out += [f"  NO TARGET {vm.name}: {why}" for vm, why in self.plan.unplaced]
         out += [f"  skipped {vm.name} ({vm.state.value})" for vm in self.plan.skipped]
         return out
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s:.1f} s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def eta_text(state: MigrationState) -> str:
+    """'4.2 s', '∞' when it will not converge at this rate, '-' when not known yet."""
+    if state.eta_s is not None:
+        return seconds(state.eta_s)
+    return "∞" if any(w.startswith("will not converge") for w in state.warnings) else "-"
+
+
+def summary_line(state: MigrationState) -> str:
+    """One plain line for the CLI and logs: where it is, how far, how fast, what is wrong."""
+    from console.migration_progress import fmt_rate
+
+    text = (f"{state.vm_name} {state.source} → {state.target}  {state.phase.value:9} "
+            f"{state.percent:5.1f}%")
+    p = state.progress
+    if p is not None and state.active:
+        text += (f"  data {mib(p.data_processed)} sent, {mib(p.data_remaining)} left of "
+                 f"{mib(p.data_total)}  {fmt_rate(p.throughput_bps)}  dirty "
+                 f"{fmt_rate(p.dirty_rate_bps)}  iter {p.iteration}  downtime "
+                 f"{p.expected_downtime_ms} ms  elapsed {seconds(p.elapsed_s)}  "
+                 f"ETA {eta_text(state)}")
+    elif not state.active:
+        text += f"  in {seconds(state.duration_s)}"
+    if state.error:
+        text += f"  {state.error}"
+    if state.note:
+        text += f"  ({state.note})"
+    for warning in state.warnings:
+        text += f"  ! {warning}"
+    return text

@@ -1,0 +1,291 @@
+"""`novacron vm migrate`, `novacron host drain`, `novacron migration list|recover`.
+
+Same pre-flight checks, tracker, dispatcher (audit row, per-VM lock) and history as the TUI.
+Exit codes follow `console.cli`: 0 done, 1 failed, 3 refused (pre-flight, NOVA-3003,
+read-only, not confirmed), 4 no such VM or host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from backends.base import MigrationOptions
+from console.errors import Code, NovaError
+from console.migration_plan import plan_drain, preflight
+from console.migration_state import MigrationState, summary_line
+from console.migrations import MigrationTracker
+from console.models import VM, FleetSnapshot, MigrationPhase
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_NOT_FOUND = 0, 1, 3, 4
+REFUSALS = {Code.OPERATION_IN_PROGRESS, Code.READ_ONLY, Code.NOT_CONFIRMED, Code.INVALID_STATE}
+
+
+def _options_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bandwidth", type=int, metavar="MiB/s", help="bandwidth cap")
+    p.add_argument("--max-downtime", type=int, metavar="MS", help="largest acceptable pause")
+    p.add_argument("--auto-converge", action="store_true", help="throttle vCPUs until it converges")
+    p.add_argument("--post-copy", action="store_true", help="allow switching to post-copy")
+    p.add_argument("--post-copy-after", type=float, metavar="S",
+                   help="switch to post-copy after S seconds (implies --post-copy)")
+    p.add_argument("--copy-storage", choices=("none", "all", "inc"), default="none",
+                   help="copy disks too (non-shared storage)")
+    p.add_argument("--no-persist", action="store_true", help="do not define the guest on the target")
+    p.add_argument("--keep-source", action="store_true", help="keep the definition on the source")
+    p.add_argument("--migrate-uri", help="data connection on the target (default tcp://TARGET)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+
+
+def add_parsers(sub: argparse._SubParsersAction, vm_sub: argparse._SubParsersAction) -> None:
+    """Register the migration commands on the main CLI."""
+    migrate = vm_sub.add_parser("migrate", help="live-migrate a running VM to another host")
+    migrate.add_argument("name", help="VM name (or UUID)")
+    migrate.add_argument("--to", required=True, metavar="HOST", help="target host")
+    migrate.add_argument("--no-wait", action="store_true", help="return once it has started")
+    _options_args(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+
+    host = sub.add_parser("host", help="host actions")
+    host_sub = host.add_subparsers(dest="host_command", metavar="ACTION", required=True)
+    drain = host_sub.add_parser("drain", help="live-migrate every running VM off a host")
+    drain.add_argument("host", help="host to empty")
+    drain.add_argument("--concurrency", type=int, default=2, help="migrations at a time (2)")
+    drain.add_argument("--yes", action="store_true", help="confirm (required to start)")
+    drain.add_argument("--dry-run", action="store_true", help="print the plan only")
+    _options_args(drain)
+    drain.set_defaults(func=cmd_drain)
+
+    history = sub.add_parser("migration", help="migration history")
+    history_sub = history.add_subparsers(dest="migration_command", metavar="ACTION", required=True)
+    listing = history_sub.add_parser("list", help="recent migrations from the history")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+    recover = history_sub.add_parser(
+        "recover", help="re-read unfinished migrations from the hosts and record their outcome")
+    recover.add_argument("--json", action="store_true")
+    recover.set_defaults(func=cmd_recover)
+
+
+def options_from(args: argparse.Namespace) -> MigrationOptions:
+    return MigrationOptions(
+        bandwidth_mib_s=args.bandwidth, max_downtime_ms=args.max_downtime,
+        auto_converge=args.auto_converge,
+        post_copy=args.post_copy or args.post_copy_after is not None,
+        copy_storage=args.copy_storage, persistent=not args.no_persist,
+        undefine_source=not args.keep_source, migrate_uri=args.migrate_uri)
+
+
+@dataclass
+class Session:
+    snapshot: FleetSnapshot
+    tracker: MigrationTracker
+
+
+@contextlib.asynccontextmanager
+async def session(args: argparse.Namespace) -> AsyncIterator[Session]:
+    """Poll the context once, open the store and dispatcher, build a tracker; close it all."""
+    from console.cli import _settings_and_context
+    from console.dispatcher import Dispatcher
+    from console.fleet import Fleet
+    from console.migration_door import dispatcher_door
+    from console.migration_history import History
+    from console.sources import build_backends
+    from console.store import Store
+
+    name, context, read_only = _settings_and_context(args)
+    fleet = Fleet(name, build_backends(context, read_only=read_only))
+    store = await Store.open()
+    try:
+        snapshot = await fleet.poll_once()
+        dispatcher = Dispatcher(fleet.backends, audit=store, context=name, read_only=read_only)
+        tracker = MigrationTracker(fleet.backends, context=name,
+                                   history=History(store, lambda: fleet.backends),
+                                   door=dispatcher_door(dispatcher, origin="cli"))
+        try:
+            yield Session(snapshot, tracker)
+        finally:
+            await tracker.close()
+    finally:
+        await fleet.stop()
+        await store.close()
+
+
+def find_vm(snapshot: FleetSnapshot, name: str) -> VM:
+    found = [vm for vm in snapshot.vms if vm.name == name or vm.id == name]
+    if not found:
+        raise NovaError(Code.VM_NOT_FOUND, name, "not in any answering source of this context")
+    if len(found) > 1:
+        raise NovaError(Code.VM_NOT_FOUND, name, "several VMs have that name, on "
+                        + ", ".join(vm.host for vm in found) + "; give the UUID")
+    return found[0]
+
+
+def state_json(state: MigrationState) -> dict[str, Any]:
+    data = dataclasses.asdict(state)
+    data["phase"] = state.phase.value
+    data["duration_s"] = state.duration_s
+    if state.progress is not None:
+        data["progress"]["phase"] = state.progress.phase.value
+    return data
+
+
+def _exit_for(err: NovaError) -> int:
+    if err.kind in REFUSALS:
+        return EXIT_REFUSED
+    return EXIT_NOT_FOUND if err.kind is Code.VM_NOT_FOUND else EXIT_FAILED
+
+
+def _printer(json_out: bool):  # type: ignore[no-untyped-def]
+    last: dict[str, float] = {}
+
+    def show(state: MigrationState) -> None:
+        now = time.monotonic()
+        if json_out or (state.active and now - last.get(state.id, 0) < 1.0):
+            return
+        last[state.id] = now
+        print(summary_line(state), flush=True)
+
+    return show
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_migrate(args))
+    except NovaError as err:
+        print(f"novacron: {err}", file=sys.stderr)
+        return _exit_for(err)
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    async with session(args) as s:
+        vm = find_vm(s.snapshot, args.name)
+        choice = preflight(vm, args.to, s.snapshot, s.tracker.busy())
+        if choice is None:
+            raise NovaError(Code.VM_NOT_FOUND, f"host {args.to!r}",
+                            "known: " + ", ".join(h.name for h in s.snapshot.hosts))
+        if not choice.ok:
+            print(f"novacron: refused to migrate {vm.name} to {args.to}:", file=sys.stderr)
+            for check in choice.checks:
+                print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}",
+                      file=sys.stderr)
+            return EXIT_REFUSED
+        s.tracker.subscribe(_printer(args.json))
+        state = await s.tracker.start(vm, choice.host, options_from(args))
+        if not args.json:
+            print(f"migration {state.id}: {vm.name} {vm.host} → {args.to}", flush=True)
+        if args.no_wait:
+            await asyncio.sleep(1.5)  # long enough for the hosts to take the job over
+            state = s.tracker.get(state.id) or state
+        else:
+            if args.post_copy_after is not None:
+                asyncio.create_task(_post_copy_later(s.tracker, state.id, args.post_copy_after))
+            state = await s.tracker.wait(state.id)
+        if args.json:
+            json.dump(state_json(state), sys.stdout, indent=2, default=str)
+            print()
+        return EXIT_OK if state.phase in (MigrationPhase.DONE, MigrationPhase.RUNNING) else (
+            EXIT_REFUSED if state.phase is MigrationPhase.CANCELLED else EXIT_FAILED)
+
+
+async def _post_copy_later(tracker: MigrationTracker, migration_id: str, after_s: float) -> None:
+    await asyncio.sleep(after_s)
+    state = tracker.get(migration_id)
+    if state is not None and state.active:
+        with contextlib.suppress(NovaError):
+            await tracker.start_post_copy(migration_id)
+            print(f"migration {migration_id}: switched to post-copy", flush=True)
+
+
+def cmd_drain(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_drain(args))
+    except NovaError as err:
+        print(f"novacron: {err}", file=sys.stderr)
+        return _exit_for(err)
+
+
+async def _drain(args: argparse.Namespace) -> int:
+    async with session(args) as s:
+        if args.host not in {h.name for h in s.snapshot.hosts}:
+            raise NovaError(Code.VM_NOT_FOUND, f"host {args.host!r}",
+                            "known: " + ", ".join(h.name for h in s.snapshot.hosts))
+        plan = plan_drain(args.host, s.snapshot, s.tracker.busy())
+        if not args.json:
+            print(f"drain {args.host}: {len(plan.moves)} to move, {len(plan.unplaced)} without "
+                  f"a target, {len(plan.skipped)} not running")
+            for vm, target in plan.moves:
+                print(f"  {vm.name} → {target}")
+            for vm, why in plan.unplaced:
+                print(f"  {vm.name}: no target ({why})")
+        if args.dry_run:
+            return EXIT_OK
+        if not args.yes:
+            print("novacron: add --yes to start the drain", file=sys.stderr)
+            return EXIT_REFUSED
+        s.tracker.subscribe(_printer(args.json))
+        summary = await s.tracker.drain(args.host, s.snapshot, concurrency=args.concurrency,
+                                        options=options_from(args), plan=plan)
+        if args.json:
+            json.dump({"host": args.host, "elapsed_s": summary.elapsed_s,
+                       "results": [state_json(r) for r in summary.results],
+                       "unplaced": [[vm.name, why] for vm, why in plan.unplaced]},
+                      sys.stdout, indent=2, default=str)
+            print()
+        else:
+            print("\n".join(summary.lines()))
+        return EXIT_OK if not summary.failed and not plan.unplaced else EXIT_FAILED
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    return asyncio.run(_list(args))
+
+
+async def _list(args: argparse.Namespace) -> int:
+    from console.store import Store
+
+    store = await Store.open()
+    try:
+        rows = await store.migrations(limit=50)
+    finally:
+        await store.close()
+    if args.json:
+        json.dump([dataclasses.asdict(r) for r in rows], sys.stdout, indent=2, default=str)
+        print()
+        return EXIT_OK
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
+        took = f"{r.finished_at - r.started_at:.1f} s" if r.finished_at else "unfinished"
+        print(f"{when}  {r.vm_name:20} {r.source} → {r.target}  {r.phase.value:9} {took}"
+              f"{'  ' + r.error if r.error else ''}")
+    return EXIT_OK
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_recover(args))
+    except NovaError as err:
+        print(f"novacron: {err}", file=sys.stderr)
+        return _exit_for(err)
+
+
+async def _recover(args: argparse.Namespace) -> int:
+    async with session(args) as s:
+        found = await s.tracker.recover()
+        if not found and not args.json:
+            print("no unfinished migrations")
+        states = [await s.tracker.wait(state.id) for state in found]
+        if args.json:
+            json.dump([state_json(st) for st in states], sys.stdout, indent=2, default=str)
+            print()
+        else:
+            for st in states:
+                print(summary_line(st))
+        return EXIT_OK
