@@ -185,9 +185,13 @@ async def _migrate(args: argparse.Namespace) -> int:
             await asyncio.sleep(1.5)  # long enough for the hosts to take the job over
             state = s.tracker.get(state.id) or state
         else:
+            switch = None
             if args.post_copy_after is not None:
-                asyncio.create_task(_post_copy_later(s.tracker, state.id, args.post_copy_after))
+                switch = asyncio.create_task(
+                    _post_copy_later(s.tracker, state.id, args.post_copy_after))
             state = await s.tracker.wait(state.id)
+            if switch is not None:
+                switch.cancel()
         if args.json:
             json.dump(state_json(state), sys.stdout, indent=2, default=str)
             print()
