@@ -27,6 +27,8 @@ from screens.help import HelpScreen
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from screens.metrics import MetricsScreen
+from screens.migration_commands import MigrationCommands
+from screens.migrations import MigrationsScreen, recover_migrations
 from screens.palette import FleetCommands
 from screens.wall import wall_modes
 from themes import CSS_PATH as THEME_CSS
@@ -51,13 +53,14 @@ class NovaApp(App[None]):
 
     TITLE = "NovaCron"
     CSS_PATH = THEME_CSS
-    COMMANDS = App.COMMANDS | {FleetCommands, ActionCommands}
+    COMMANDS = App.COMMANDS | {FleetCommands, ActionCommands, MigrationCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("1", "switch_mode('inventory')", "Inventory", show=False, id="app.inventory"),
         Binding("2", "switch_mode('hosts')", "Hosts", show=False, id="app.hosts"),
+        Binding("3", "switch_mode('migrations')", "Migrations", show=False, id="app.migrations"),
         Binding("4", "switch_mode('metrics')", "Metrics", show=False, id="app.metrics"),
         Binding("5", "switch_mode('audit')", "Audit", show=False, id="app.audit"),
         Binding("colon", "command_line", "Command", show=False, id="app.command_line"),
@@ -68,6 +71,7 @@ class NovaApp(App[None]):
     MODES: ClassVar[dict[str, type[Screen[None]]]] = {
         "inventory": InventoryScreen,
         "hosts": HostsScreen,
+        "migrations": MigrationsScreen,
         "metrics": MetricsScreen,
         "audit": AuditScreen,
     }
@@ -117,6 +121,7 @@ class NovaApp(App[None]):
         self.fleet_snapshot(self.fleet.snapshot)
         if self.dispatcher is None:
             await self._open_dispatcher()
+        self.run_worker(recover_migrations(self), group="migrations", name="recover")
         await self.switch_mode("inventory")
         self.fleet._on_snapshot = self.fleet_snapshot
         await self.fleet.start()

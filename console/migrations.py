@@ -76,11 +76,20 @@ class MigrationTracker:
         self._cancelling: set[str] = set()
         self._records: dict[str, int | str] = {}
         self._subscribers: list[Callable[[MigrationState], None]] = []
+        self.version = 0
+        """Bumped on every change: a screen redraws only when it moved."""
 
     # -- reading ----------------------------------------------------------------------------
 
     def states(self) -> list[MigrationState]:
         return sorted(self._states.values(), key=lambda s: s.queued_at)
+
+    def forget_finished(self) -> None:
+        """Drop ended migrations from the board (the history keeps them)."""
+        for key in [k for k, s in self._states.items() if not s.active]:
+            del self._states[key]
+            self._meters.pop(key, None)
+        self.version += 1
 
     def get(self, migration_id: str) -> MigrationState | None:
         return self._states.get(migration_id)
@@ -108,6 +117,7 @@ class MigrationTracker:
 
     def _set(self, state: MigrationState) -> MigrationState:
         self._states[state.id] = state
+        self.version += 1
         for callback in list(self._subscribers):
             try:
                 callback(state)

@@ -31,6 +31,7 @@ class InventoryScreen(VMActions, Screen[None]):
         Binding("s", "sort_next", "Sort", id="inventory.sort"),
         Binding("S", "sort_reverse", "Reverse", id="inventory.sort_reverse"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="inventory.clear"),
+        Binding("m", "migrate", "Migrate", id="inventory.migrate"),
     ]
 
     DEFAULT_CSS = """
@@ -144,6 +145,11 @@ class InventoryScreen(VMActions, Screen[None]):
         self._update_summary()
 
     # -- actions ----------------------------------------------------------------------------
+
+    def action_migrate(self) -> None:
+        from screens.migrate_dialog import open_migrate_dialog
+
+        open_migrate_dialog(self.app, self.selected_vm())
 
     def action_filter(self) -> None:
         self.query_one("#filter-bar").add_class("-active")
