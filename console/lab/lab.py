@@ -14,7 +14,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-from console.lab import accel, context, deploy, host, image, preflight, prometheus
+from console.lab import accel, context, deploy, host, image, namespace, preflight, prometheus
 from console.lab.accounts import ensure_qemu_accounts
 from console.lab.guests import GuestSpec, plan
 from console.lab.layout import BIND_TARGETS, DEFAULT_ROOT, HostLayout, LabLayout
@@ -149,8 +149,9 @@ class Lab:
             if st.config_path:
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
             for target in reversed(st.created_dirs):
-                with contextlib.suppress(OSError):
-                    Path(target).rmdir()
+                if not namespace.mounted_in_any_namespace(target):  # another lab may use it
+                    with contextlib.suppress(OSError):
+                        Path(target).rmdir()
             self._remove_root()
         return removed
 

@@ -121,9 +121,24 @@ def members(holder: Proc) -> list[int]:
             and ns_id(int(entry.name), "uts") == uts]
 
 
-def read_in_namespace(holder: Proc, path: str) -> str | None:
-    """Read a file as the namespace sees it (e.g. a pid file on its private /run)."""
-    try:
-        return Path(f"/proc/{holder.pid}/root{path}").read_text()
-    except OSError:
-        return None
+def mounted_in_any_namespace(path: str) -> bool:
+    """Whether some process's mount namespace has a mount on `path`.
+
+    Removing a directory that another namespace (another lab's host) mounts over would
+    silently detach that mount there, so `lab down` keeps such mount points.
+    """
+    seen: set[str] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        ns = ns_id(int(entry.name), "mnt")
+        if ns is None or ns in seen:
+            continue
+        seen.add(ns)
+        try:
+            table = (entry / "mountinfo").read_text()
+        except OSError:
+            continue
+        if any(line.split()[4] == path for line in table.splitlines()):
+            return True
+    return False
