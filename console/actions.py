@@ -53,6 +53,8 @@ class Param:
     default: object = None
     help: str = ""
     required: bool = False
+    arg: str = ""
+    """The backend method's keyword for it, when it differs from `name`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,7 @@ class ActionSpec:
 SHUTDOWN_TIMEOUT_S = 60.0
 """How long a graceful shutdown may take before the console offers to force the VM off."""
 
-_SNAPSHOT_NAME = Param("snapshot", str, None, "snapshot name", required=True)
+_SNAPSHOT_NAME = Param("snapshot", str, None, "snapshot name", required=True, arg="name")
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("vm.start", "Start", "u", TargetKind.VM, SupportsPower, "start",
@@ -162,6 +164,12 @@ def mutating() -> Iterator[ActionSpec]:
 def default_params(spec: ActionSpec) -> dict[str, object]:
     """Defaults for the spec's optional parameters (required ones are left out)."""
     return {p.name: p.default for p in spec.params if not p.required and p.default is not None}
+
+
+def call_kwargs(spec: ActionSpec, params: Mapping[str, object]) -> dict[str, object]:
+    """A request's parameters as the backend method's keyword arguments."""
+    args = {p.name: p.arg or p.name for p in spec.params}
+    return {args.get(k, k): v for k, v in params.items()}
 
 
 def prepare_params(spec: ActionSpec, given: Mapping[str, object] | None = None) -> dict[str, object]:

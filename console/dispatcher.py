@@ -224,7 +224,7 @@ class Dispatcher:
         method = getattr(backend, spec.method)
         params = dict(request.params)
         limit = float(params.get("timeout_s", 0) or 0) + CALL_MARGIN_S
-        call = method(request.target.vm_id, **params)
+        call = method(request.target.vm_id, **actions.call_kwargs(spec, params))
         return await asyncio.wait_for(call, limit if "timeout_s" in params else DEFAULT_CALL_LIMIT_S)
 
     # -- audit ------------------------------------------------------------------------------

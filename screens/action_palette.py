@@ -27,39 +27,52 @@ def plain_highlight(candidate: str, offsets: tuple[int, ...] | list[int]) -> Con
     return content
 
 
+PaletteAction = tuple[ActionSpec, list[Target], dict[str, object]]
+
+
+def vm_palette_actions(targets: list[Target]) -> list[PaletteAction]:
+    """Every VM action on `targets` (what a screen showing VMs offers)."""
+    return [(spec, targets, {}) for spec in actions.for_target(TargetKind.VM)] if targets else []
+
+
 class ActionCommands(Provider):
-    """One entry per VM action for the marked VMs (or the VM under the cursor)."""
+    """The actions the current screen offers (`palette_actions()`), on its targets.
 
-    def _targets(self) -> list[Target]:
-        chooser = getattr(self.screen, "action_targets", None)
-        return list(chooser()) if callable(chooser) else []
+    A screen showing VMs offers every VM action on the marked VMs (or the cursor's); the
+    snapshots screen offers the snapshot actions on the selected snapshot.
+    """
 
-    def _entries(self) -> list[tuple[str, ActionSpec, list[Target]]]:
-        targets = self._targets()
-        if not targets:
-            return []
-        who = describe_targets(targets)
-        return [(f"{spec.title}: {who}", spec, targets) for spec in actions.for_target(TargetKind.VM)]
+    def _entries(self) -> list[tuple[str, ActionSpec, list[Target], dict[str, object]]]:
+        offer = getattr(self.screen, "palette_actions", None)
+        found: list[PaletteAction] = list(offer()) if callable(offer) else []
+        entries = []
+        for spec, targets, params in found:
+            what = describe_targets(targets)
+            if params.get("snapshot"):
+                what += f" @ {params['snapshot']}"
+            entries.append((f"{spec.title}: {what}", spec, targets, params))
+        return entries
 
     async def discover(self) -> Hits:
-        for text, spec, targets in self._entries():
-            yield DiscoveryHit(Content(text), partial(self._run, spec.id, targets), text=text,
-                               help=Content(spec.description))
+        for text, spec, targets, params in self._entries():
+            yield DiscoveryHit(Content(text), partial(self._run, spec.id, targets, params),
+                               text=text, help=Content(spec.description))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for text, spec, targets in self._entries():
+        for text, spec, targets, params in self._entries():
             score, offsets = matcher.fuzzy_search.match(matcher.query, text)
             if score > 0:
-                yield Hit(score, plain_highlight(text, offsets), partial(self._run, spec.id, targets),
-                          text=text, help=Content(spec.description))  # type: ignore[arg-type]
+                yield Hit(score, plain_highlight(text, offsets),
+                          partial(self._run, spec.id, targets, params), text=text,
+                          help=Content(spec.description))  # type: ignore[arg-type]
 
-    def _run(self, action_id: str, targets: list[Target]) -> None:
+    def _run(self, action_id: str, targets: list[Target], params: dict[str, object]) -> None:
         app = self.app
         if action_id == "vm.snapshots":
             from screens.snapshots import SnapshotsScreen
 
             app.push_screen(SnapshotsScreen(targets[0]))
             return
-        app.run_worker(run_action(app, action_id, targets, origin="palette"), group="actions",
-                       name=f"action:{action_id}")
+        app.run_worker(run_action(app, action_id, targets, params, origin="palette"),
+                       group="actions", name=f"action:{action_id}")

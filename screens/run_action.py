@@ -183,6 +183,12 @@ class VMActions:
         """Marked VMs, else the one under the cursor (screens override)."""
         return []
 
+    def palette_actions(self) -> list[Any]:
+        """What the command palette offers here: every VM action on the targets."""
+        from screens.action_palette import vm_palette_actions
+
+        return vm_palette_actions(self.action_targets())
+
     def after_bulk(self) -> None:
         """Called once a bulk action was dispatched (the inventory clears its marks)."""
 

@@ -14,8 +14,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console import actions
@@ -24,6 +23,7 @@ from console.dispatcher import Request, Target
 from console.models import Snapshot
 from screens.run_action import notify, run_action
 from widgets.resource_table import Column, ResourceTable, Row
+from widgets.status_header import StatusHeader
 
 COLUMNS = (
     Column("name", "SNAPSHOT", 0, min_width=16),
@@ -41,18 +41,14 @@ def snapshot_row(snap: Snapshot) -> Row:
                                      snap.description))
 
 
-class SnapshotsScreen(ModalScreen[None]):
-    """Snapshots of one VM. `esc` closes."""
+class SnapshotsScreen(Screen[None]):
+    """Snapshots of one VM. `esc` closes. A full screen, so `ctrl+p` and `:` work here too."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "dismiss", "Close", id="snapshots.close"),
+        Binding("escape", "app.pop_screen", "Back", id="snapshots.close"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="snapshots.reload"),
     ]
     DEFAULT_CSS = """
-    SnapshotsScreen { align: center middle; }
-    SnapshotsScreen > Vertical {
-        width: 90%; height: 80%; border: round $primary; background: $surface;
-    }
     SnapshotsScreen #title { text-style: bold; padding: 0 1; }
     SnapshotsScreen #status { color: $foreground-muted; padding: 0 1; height: 1; }
     """
@@ -72,11 +68,11 @@ class SnapshotsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         title = Text("Snapshots of ")
         title.append(self.target.name, style="bold")
-        with Vertical():
-            yield Static(title, id="title")
-            yield ResourceTable(COLUMNS, id="snapshots")
-            yield Static("loading…", id="status")
-            yield Footer()
+        yield StatusHeader()
+        yield Static(title, id="title")
+        yield ResourceTable(COLUMNS, id="snapshots")
+        yield Static("loading…", id="status")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(ResourceTable).focus()
@@ -97,6 +93,18 @@ class SnapshotsScreen(ModalScreen[None]):
 
     def selected(self) -> str | None:
         return self.query_one(ResourceTable).cursor_key
+
+    def action_targets(self) -> list[Target]:
+        return [self.target]
+
+    def palette_actions(self) -> list[tuple[actions.ActionSpec, list[Target], dict[str, object]]]:
+        """Take a snapshot, and revert to / delete the selected one."""
+        offer: list[tuple[actions.ActionSpec, list[Target], dict[str, object]]] = [
+            (actions.get("vm.snapshot_create"), [self.target], {})]
+        if (name := self.selected()) is not None:
+            offer += [(spec, [self.target], {"snapshot": name})
+                      for spec in actions.for_target(TargetKind.SNAPSHOT)]
+        return offer
 
     def action_snapshot_action(self, action_id: str) -> None:
         spec = actions.get(action_id)
