@@ -208,3 +208,82 @@ class Alert:
     """Unix time the alert became active, when known."""
     value: float | None = None
     labels: tuple[tuple[str, str], ...] = ()
+
+
+class AuditStatus(StrEnum):
+    """Where an audited action stands: `started` until the backend call returns."""
+
+    STARTED = "started"
+    OK = "ok"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the audit log: who asked for what, on which target, and how it ended.
+
+    The row is written before the backend call, so a `started` entry whose console died
+    means "outcome unknown", not "never happened". Parameters stay as JSON text so the
+    entry remains hashable and prints exactly as stored.
+    """
+
+    id: int
+    idempotency_key: str
+    who: str
+    started_at: float
+    started_iso: str
+    context: str
+    target_kind: str
+    target_id: str
+    target_name: str
+    action: str
+    params_json: str = "{}"
+    status: AuditStatus = AuditStatus.STARTED
+    finished_at: float | None = None
+    duration_s: float | None = None
+    error_code: str = ""
+    error_message: str = ""
+    error_cause: str = ""
+
+    @property
+    def params(self) -> dict[str, object]:
+        import json  # local: keeps this shared module's imports untouched
+
+        loaded = json.loads(self.params_json or "{}")
+        return loaded if isinstance(loaded, dict) else {"value": loaded}
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not AuditStatus.STARTED
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationRecord:
+    """One live migration as the store remembers it, so a restarted console can re-check it.
+
+    `job_id` is the backend's id for the job (`Migration.id`); `stats_json` holds the final
+    progress figures; `finished_at` is None while the migration was never seen to end.
+    """
+
+    id: int
+    context: str
+    vm_id: str
+    vm_name: str
+    source: str
+    target: str
+    started_at: float
+    phase: MigrationPhase = MigrationPhase.RUNNING
+    who: str = ""
+    job_id: str = ""
+    audit_id: int | None = None
+    finished_at: float | None = None
+    stats_json: str = "{}"
+    error: str = ""
+
+    @property
+    def stats(self) -> dict[str, object]:
+        import json  # local: keeps this shared module's imports untouched
+
+        loaded = json.loads(self.stats_json or "{}")
+        return loaded if isinstance(loaded, dict) else {"value": loaded}

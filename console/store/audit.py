@@ -1,0 +1,194 @@
+"""The audit log: a row before every backend call, updated with the outcome after it.
+
+Writing first means a console killed mid-action still leaves a `started` row: the operator
+sees "outcome unknown" instead of nothing. The idempotency key travels with the action so a
+retry can be recognised.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from console.models import AuditEntry, AuditStatus
+from console.store import identity, plaintext
+from console.store.core import StoreCore
+
+_COLUMNS = (
+    "id, idempotency_key, who, started_at, started_iso, context, target_kind, target_id, "
+    "target_name, action, params_json, status, finished_at, duration_s, error_code, "
+    "error_message, error_cause"
+)
+
+FILTER_FIELDS = {
+    "who": "who",
+    "context": "context",
+    "target": "target_name || ' ' || target_id",
+    "kind": "target_kind",
+    "action": "action",
+    "status": "status",
+    "code": "error_code",
+}
+"""`field:value` words the audit filter understands; other words search every column."""
+
+_EVERYTHING = (
+    "who || ' ' || context || ' ' || target_kind || ' ' || target_id || ' ' || target_name"
+    " || ' ' || action || ' ' || status || ' ' || error_code || ' ' || error_message"
+    " || ' ' || params_json"
+)
+
+
+def _entry(row: sqlite3.Row | tuple[Any, ...]) -> AuditEntry:
+    values = list(row)
+    values[11] = AuditStatus(values[11])
+    return AuditEntry(*values)
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filter_clause(filter_text: str) -> tuple[str, list[Any]]:
+    """SQL for a filter: every word must match (case-insensitive substring)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for word in filter_text.split():
+        field, sep, value = word.partition(":")
+        column = FILTER_FIELDS.get(field.lower()) if sep and value else None
+        clauses.append(f"({column or _EVERYTHING}) LIKE ? ESCAPE '\\'")
+        args.append(_like(value if column else word))
+    return " AND ".join(clauses), args
+
+
+class AuditLog(StoreCore):
+    """Audit methods of the store."""
+
+    async def begin_action(
+        self,
+        *,
+        context: str,
+        target_kind: str,
+        target_id: str,
+        target_name: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Record an action about to be sent to a backend; returns the row id once durable."""
+        return await self._insert(context, target_kind, target_id, target_name, action,
+                                  params, idempotency_key, AuditStatus.STARTED)
+
+    async def finish_action(
+        self,
+        action_id: int,
+        outcome: AuditStatus | str,
+        duration_s: float | None = None,
+        error_code: str = "",
+        error_message: str = "",
+        error_cause: str = "",
+    ) -> AuditEntry:
+        """Close a `started` row with its outcome (ok / failed / refused)."""
+        status = AuditStatus(outcome)
+        if status is AuditStatus.STARTED:
+            raise ValueError("an action cannot finish as 'started'")
+        finished_at, _ = identity.now()
+        async with self._write() as db:
+            rows = list(await db.execute_fetchall(
+                "UPDATE audit SET status = ?, finished_at = ?,"
+                " duration_s = coalesce(?, max(0.0, ? - started_at)),"
+                " error_code = ?, error_message = ?, error_cause = ?"
+                f" WHERE id = ? AND status = 'started' RETURNING {_COLUMNS}",
+                (status.value, finished_at, duration_s, finished_at,
+                 plaintext.text(error_code, 64), plaintext.text(error_message),
+                 plaintext.text(error_cause), action_id),
+            ))
+        if not rows:
+            raise KeyError(f"no started audit row with id {action_id}")
+        return _entry(rows[0])
+
+    async def record_refusal(
+        self,
+        *,
+        context: str,
+        target_kind: str,
+        target_id: str,
+        target_name: str,
+        action: str,
+        error_code: str,
+        error_message: str,
+        error_cause: str = "",
+        params: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record, in one step, an action refused before any backend call (read-only...)."""
+        return await self._insert(context, target_kind, target_id, target_name, action,
+                                  params, None, AuditStatus.REFUSED,
+                                  (error_code, error_message, error_cause))
+
+    async def _insert(
+        self,
+        context: str,
+        target_kind: str,
+        target_id: str,
+        target_name: str,
+        action: str,
+        params: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        status: AuditStatus,
+        error: tuple[str, str, str] = ("", "", ""),
+    ) -> int:
+        started_at, started_iso = identity.now()
+        finished = status is not AuditStatus.STARTED
+        values = (
+            idempotency_key or str(uuid.uuid4()), plaintext.text(identity.local_user()),
+            started_at, started_iso, plaintext.text(context), plaintext.text(target_kind),
+            plaintext.text(target_id), plaintext.text(target_name), plaintext.text(action),
+            plaintext.params_json(params), status.value,
+            started_at if finished else None, 0.0 if finished else None,
+            plaintext.text(error[0], 64), plaintext.text(error[1]), plaintext.text(error[2]),
+        )
+        async with self._write() as db:
+            rows = list(await db.execute_fetchall(
+                "INSERT INTO audit (idempotency_key, who, started_at, started_iso, context,"
+                " target_kind, target_id, target_name, action, params_json, status,"
+                " finished_at, duration_s, error_code, error_message, error_cause)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                values,
+            ))
+        return int(rows[0][0])
+
+    async def audit(
+        self,
+        limit: int = 200,
+        offset: int = 0,
+        filter_text: str = "",
+        since: float | None = None,
+    ) -> list[AuditEntry]:
+        """Newest first; `filter_text` words must all match, `field:value` narrows a column."""
+        where, args = filter_clause(filter_text)
+        clauses = [where] if where else []
+        if since is not None:
+            clauses.append("started_at >= ?")
+            args.append(since)
+        sql = f"SELECT {_COLUMNS} FROM audit"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+        async with self._read() as db:
+            rows = await db.execute_fetchall(sql, (*args, max(0, limit), max(0, offset)))
+        return [_entry(r) for r in rows]
+
+    async def audit_entry(self, action_id: int) -> AuditEntry | None:
+        async with self._read() as db:
+            rows = list(await db.execute_fetchall(
+                f"SELECT {_COLUMNS} FROM audit WHERE id = ?", (action_id,)))
+        return _entry(rows[0]) if rows else None
+
+    async def unfinished_actions(self) -> list[AuditEntry]:
+        """Rows still `started`: their console stopped before the outcome was known."""
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
+                f"SELECT {_COLUMNS} FROM audit WHERE status = 'started' ORDER BY id")
+        return [_entry(r) for r in rows]

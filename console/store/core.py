@@ -1,0 +1,102 @@
+"""The one connection to the store database, and the two ways to use it.
+
+Every write runs inside `BEGIN IMMEDIATE`, so the write lock is taken up front and a second
+console waits (`busy_timeout`) instead of failing half-way through a transaction. WAL with
+`synchronous=FULL` means a commit that returned is on disk: an audit row acknowledged to the
+caller survives `kill -9` and power loss alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+
+from console.errors import Code, NovaError
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a writer waits for another console's transaction before giving up."""
+
+# errors.py has no store-specific codes yet; these two names are the only place to change.
+STORE_INCOMPATIBLE = Code.CONFIG_INVALID
+STORE_UNAVAILABLE = Code.BACKEND_ERROR
+
+
+class StoreError(NovaError):
+    """The store database cannot be opened or written; the detail names the file."""
+
+
+class StoreCore:
+    """Owns the aiosqlite connection and serialises this process's use of it.
+
+    aiosqlite runs one connection on one thread, but two coroutines could still interleave
+    their statements inside one transaction; the asyncio lock keeps each transaction whole.
+    """
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc) from exc
+            try:
+                yield self._conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._conn.execute("ROLLBACK")
+                raise
+            try:
+                await self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._conn.execute("ROLLBACK")
+                raise self._unavailable(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Reads see one consistent state of the database (a WAL read snapshot)."""
+        async with self._lock:
+            await self._conn.execute("BEGIN DEFERRED")
+            try:
+                yield self._conn
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._conn.execute("COMMIT")
+
+    def _unavailable(self, exc: BaseException) -> StoreError:
+        return StoreError(STORE_UNAVAILABLE, f"the store {self.path} could not be written",
+                          str(exc))
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """Open `path` with the pragmas every connection needs (autocommit: we issue BEGIN)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        # busy_timeout first: switching to WAL needs a lock another console may hold.
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor = await conn.execute("PRAGMA journal_mode = WAL")
+        row = await cursor.fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            raise sqlite3.OperationalError(f"journal_mode is {row[0] if row else '?'}, not wal")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn

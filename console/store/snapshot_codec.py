@@ -1,0 +1,180 @@
+"""FleetSnapshot ⇄ compressed bytes, fast enough for 100k VMs.
+
+Rows are stored column by column in chunks: each column is built and rebuilt with C-level
+`map` calls, and each chunk is one short `json` call, so a thread encoding or decoding lets
+the event loop run between chunks. The header names each class's fields: a snapshot written
+before a model gained or lost a field still loads (unknown fields are dropped, missing ones
+take their defaults). Enums are stored as their values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import Enum
+from itertools import repeat
+from operator import attrgetter
+from typing import Any
+
+from console.models import VM, Disk, FleetSnapshot, Host, HostState, SourceHealth, VMState
+
+FORMAT = 2
+CHUNK_ROWS = 5000
+COMPRESSION_LEVEL = 1
+"""zlib level 1: the fastest; a higher level saves about a tenth of the size at twice the time."""
+
+ROW_CLASSES: dict[str, type[Any]] = {"Host": Host, "VM": VM, "Disk": Disk,
+                                     "SourceHealth": SourceHealth}
+_SECTIONS: dict[str, type[Any]] = {"hosts": Host, "vms": VM, "health": SourceHealth}
+_ENUM_FALLBACK: dict[type[Enum], Enum] = {VMState: VMState.UNKNOWN, HostState: HostState.STALE}
+
+Column = Callable[[Sequence[Any]], Iterable[Any]]
+"""Turns one stored column back into field values."""
+
+
+class SnapshotFormatError(ValueError):
+    """The stored bytes are not a snapshot this code can read."""
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _as_row(obj: Any) -> list[Any]:
+    """json `default`: a nested dataclass (a VM's Disk) becomes its positional row."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return [getattr(obj, name) for name in _field_names(type(obj))]
+    raise TypeError(f"cannot store {type(obj).__name__} in a snapshot")
+
+
+def _lines(snap: FleetSnapshot) -> Iterator[str]:
+    header = {"format": FORMAT, "context": snap.context, "taken_at": snap.taken_at,
+              "generation": snap.generation,
+              "fields": {name: _field_names(cls) for name, cls in ROW_CLASSES.items()}}
+    yield json.dumps(header)
+    for section, cls in _SECTIONS.items():
+        items: Sequence[Any] = getattr(snap, section)
+        getters = [attrgetter(name) for name in _field_names(cls)]
+        for start in range(0, len(items), CHUNK_ROWS):
+            chunk = items[start:start + CHUNK_ROWS]
+            columns = [list(map(get, chunk)) for get in getters]
+            yield json.dumps([section, columns], default=_as_row, ensure_ascii=False,
+                             separators=(",", ":"))
+
+
+def encode(snap: FleetSnapshot) -> bytes:
+    """Compressed, self-describing bytes for `snap`."""
+    packer = zlib.compressobj(COMPRESSION_LEVEL)
+    parts = [packer.compress(line.encode() + b"\n") for line in _lines(snap)]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+class _Reader:
+    """Rebuilds dataclasses from columns laid out as one particular header describes."""
+
+    def __init__(self, stored_fields: dict[str, list[str]]) -> None:
+        self._stored = stored_fields
+        self._row_makers: dict[type[Any], Callable[[Sequence[Any]], Any]] = {}
+
+    def rows(self, cls: type[Any], columns: Sequence[Sequence[Any]]) -> Iterator[Any]:
+        """Instances of `cls` from one chunk of stored columns."""
+        stored = self._stored[cls.__name__]
+        if len(columns) != len(stored):
+            raise SnapshotFormatError(f"{cls.__name__}: {len(columns)} columns, "
+                                      f"header says {len(stored)}")
+        count = len(columns[0]) if columns else 0
+        by_name = dict(zip(stored, columns, strict=True))
+        hints = typing.get_type_hints(cls)
+        values: list[Iterable[Any]] = []
+        for field in dataclasses.fields(cls):
+            if field.name in by_name:
+                convert = self._column(hints[field.name])
+                column = by_name[field.name]
+                values.append(convert(column) if convert else column)
+            elif field.default is not dataclasses.MISSING:
+                values.append(repeat(field.default, count))
+            elif field.default_factory is not dataclasses.MISSING:
+                values.append(field.default_factory() for _ in range(count))
+            else:
+                raise SnapshotFormatError(f"{cls.__name__}.{field.name} is not stored")
+        return map(cls, *values)
+
+    def _row_maker(self, cls: type[Any]) -> Callable[[Sequence[Any]], Any]:
+        """One nested instance (a Disk) from its positional row."""
+        if cls not in self._row_makers:
+            if list(self._stored[cls.__name__]) == list(_field_names(cls)):
+                self._row_makers[cls] = lambda row: cls(*row)
+            else:
+                self._row_makers[cls] = lambda row: next(
+                    self.rows(cls, [[value] for value in row]))
+        return self._row_makers[cls]
+
+    def _column(self, hint: Any) -> Column | None:
+        """How to turn a stored column into values of type `hint` (None: as stored)."""
+        origin = typing.get_origin(hint)
+        if isinstance(hint, type) and issubclass(hint, Enum):
+            return _enum_column(hint)
+        if origin is tuple:
+            item = typing.get_args(hint)[0]
+            if isinstance(item, type) and dataclasses.is_dataclass(item):
+                make = self._row_maker(item)
+                return lambda column: [tuple(map(make, rows)) for rows in column]
+            return lambda column: map(tuple, column)
+        if origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(hint) if a is not type(None)]
+            inner = self._column(options[0]) if len(options) == 1 else None
+            if inner is not None:
+                return _skipping_none(inner)
+        return None
+
+
+def _skipping_none(inner: Column) -> Column:
+    """An optional field: convert the values that are present, keep the Nones."""
+
+    def convert(column: Sequence[Any]) -> list[Any]:
+        converted = iter(inner([v for v in column if v is not None]))
+        return [None if v is None else next(converted) for v in column]
+
+    return convert
+
+
+def _enum_column(cls: type[Enum]) -> Column:
+    by_value = {member.value: member for member in cls}
+    fallback = _ENUM_FALLBACK.get(cls)
+
+    def convert(column: Sequence[Any]) -> list[Any]:
+        members = list(map(by_value.get, column, repeat(fallback)))
+        if fallback is None and None in members:
+            raise SnapshotFormatError(f"unknown {cls.__name__} value in the snapshot")
+        return members
+
+    return convert
+
+
+def decode(blob: bytes) -> FleetSnapshot:
+    """The snapshot `encode` wrote (with `restored=True`); SnapshotFormatError otherwise."""
+    try:
+        lines = zlib.decompress(blob).decode().splitlines()
+        header = json.loads(lines[0])
+        if header.get("format") != FORMAT:
+            raise SnapshotFormatError(f"snapshot format {header.get('format')!r}")
+        reader = _Reader(header["fields"])
+        sections: dict[str, list[Any]] = {name: [] for name in _SECTIONS}
+        for line in lines[1:]:
+            section, columns = json.loads(line)
+            sections[section].extend(reader.rows(_SECTIONS[section], columns))
+        return FleetSnapshot(
+            context=header["context"], taken_at=header["taken_at"],
+            generation=header.get("generation", 0), restored=True,
+            hosts=tuple(sections["hosts"]), vms=tuple(sections["vms"]),
+            health=tuple(sections["health"]),
+        )
+    except SnapshotFormatError:
+        raise
+    except (zlib.error, UnicodeDecodeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise SnapshotFormatError(f"unreadable snapshot: {exc}") from exc
