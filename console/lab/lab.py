@@ -14,13 +14,16 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-from console.lab import accel, context, deploy, host, image, namespace, preflight, prometheus
+from console.lab import accel, context, deploy, host, hostdirs, image, preflight, prometheus
 from console.lab.accounts import ensure_qemu_accounts
 from console.lab.guests import GuestSpec, plan
 from console.lab.layout import BIND_TARGETS, DEFAULT_ROOT, HostLayout, LabLayout
 from console.lab.procs import is_alive, signal_proc, stop
 from console.lab.report import LabStatus, collect
 from console.lab.state import HostState, LabState, load, save
+
+DIRS_REGISTRY = image.CACHE_DIR / "created-dirs.json"
+"""Machine directories created by some lab, shared by all labs (see `hostdirs`)."""
 
 
 class LabError(RuntimeError):
@@ -99,11 +102,8 @@ class Lab:
         if accelerator or not st.accel:
             st.accel = accel.choose(kernel, initrd, accelerator, image.CACHE_DIR / "accel")
             record()
-        for target in BIND_TARGETS:
-            if not Path(target).exists():
-                Path(target).mkdir(parents=True)
-                st.created_dirs.append(target)
-                record()
+        st.created_dirs += hostdirs.ensure(BIND_TARGETS, DIRS_REGISTRY)
+        record()
         host.ensure_keypair(self.layout.ssh_key, "novacron lab")
         self.layout.authorized_keys.write_text(self.layout.ssh_key.with_suffix(".pub").read_text())
         for index in range(1, hosts + 1):
@@ -148,10 +148,7 @@ class Lab:
                 st.prometheus = None
             if st.config_path:
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
-            for target in reversed(st.created_dirs):
-                if not namespace.mounted_in_any_namespace(target):  # another lab may use it
-                    with contextlib.suppress(OSError):
-                        Path(target).rmdir()
+            hostdirs.release(st.created_dirs, DIRS_REGISTRY)
             self._remove_root()
         return removed
 

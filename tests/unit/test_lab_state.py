@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console.lab import procs
+from console.lab import hostdirs, procs
 from console.lab.state import HostState, LabState, load, save
 
 
@@ -60,3 +60,23 @@ def test_spawned_process_is_detached_and_stoppable(tmp_path: Path) -> None:
 def test_spawn_reports_a_program_that_cannot_start(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         procs.spawn(["/nonexistent/program"], tmp_path / "x.log")
+
+
+def test_created_host_dirs_are_released_by_the_last_lab(tmp_path: Path) -> None:
+    registry = tmp_path / "cache" / "created-dirs.json"
+    a, b = str(tmp_path / "a" / "libvirt"), str(tmp_path / "b")
+    Path(b).mkdir()
+    assert hostdirs.ensure([a, b], registry) == [a]  # b existed: not ours to remove
+    assert hostdirs.ensure([a, b], registry) == []  # a second lab creates nothing
+    assert hostdirs.release([], registry) == [a]  # the registry remembers a for any lab
+    assert not Path(a).exists() and Path(b).exists()
+    assert not registry.exists()
+
+
+def test_a_directory_in_use_is_kept(tmp_path: Path) -> None:
+    registry = tmp_path / "created-dirs.json"
+    target = str(tmp_path / "lib")
+    hostdirs.ensure([target], registry)
+    (Path(target) / "someone-elses-file").write_text("x")
+    assert hostdirs.release([target], registry) == []
+    assert Path(target).exists()
