@@ -78,6 +78,9 @@ class Lab:
            accelerator: str | None = None) -> LabStatus:
         """Start `hosts` hosts with `vms` guests each; keep whatever already runs.
 
+        Additive: hosts beyond `hosts` and guests already defined (wherever they migrated to)
+        are kept; missing daemons are restarted, missing guests defined, stopped ones started.
+
         `accelerator` 'kvm' or 'qemu' skips the KVM boot probe (see `console.lab.accel`);
         `dirty_pause_s` is the pause between two 32 MiB rewrites in each guest.
         """

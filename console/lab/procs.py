@@ -53,12 +53,7 @@ def start_time_of(pid: int) -> int | None:
 def is_alive(proc: Proc) -> bool:
     """True while the very process we started runs (a zombie or a reused pid is not it)."""
     fields = _stat_fields(proc.pid)
-    return bool(fields) and fields[0] != "Z" and int(fields[19]) == proc.start_time
-
-
-def is_stopped(proc: Proc) -> bool:
-    fields = _stat_fields(proc.pid)
-    return bool(fields) and fields[0] in ("T", "t")
+    return fields is not None and fields[0] != "Z" and int(fields[19]) == proc.start_time
 
 
 def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Proc:

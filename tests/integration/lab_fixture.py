@@ -6,7 +6,7 @@ The session fixture brings the lab up once; the function fixture `lab` re-runs t
 `up`, which is a no-op when everything runs and repairs what a previous test broke (a killed
 libvirtd, or the whole lab after a test that checks `down`).
 
-Import the fixtures into a test module: `from lab_fixture import lab, lab_session  # noqa: F401`.
+Import the fixtures (both names) into a test module, as tests/integration/test_lab.py does.
 """
 
 from __future__ import annotations
