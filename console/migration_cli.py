@@ -20,6 +20,7 @@ from typing import Any
 
 from backends.base import MigrationOptions
 from console.errors import Code, NovaError
+from console.migration_drain import drain
 from console.migration_plan import plan_drain, preflight
 from console.migration_state import MigrationState, summary_line
 from console.migrations import MigrationTracker
@@ -235,7 +236,7 @@ async def _drain(args: argparse.Namespace) -> int:
             print("novacron: add --yes to start the drain", file=sys.stderr)
             return EXIT_REFUSED
         s.tracker.subscribe(_printer(args.json))
-        summary = await s.tracker.drain(args.host, s.snapshot, concurrency=args.concurrency,
+        summary = await drain(s.tracker, args.host, s.snapshot, concurrency=args.concurrency,
                                         options=options_from(args), plan=plan)
         if args.json:
             json.dump({"host": args.host, "elapsed_s": summary.elapsed_s,

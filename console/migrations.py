@@ -24,14 +24,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from backends.base import Backend, DomainPresence, MigrationOptions, SupportsMigration
 from console.errors import Code, NovaError
 from console.migration_history import History, HistoryRecord
-from console.migration_plan import DrainPlan, plan_drain
 from console.migration_progress import ProgressMeter
 from console.migration_state import COLUMNS, DrainSummary, MigrationState
-from console.models import VM, FleetSnapshot, Host, MigrationPhase
+from console.models import VM, Host, MigrationPhase
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DRAIN_CONCURRENCY = 2
 
 Call = Callable[[], Awaitable[None]]
 Door = Callable[[MigrationState, Call, dict[str, object]], Awaitable[None]]
@@ -233,8 +231,8 @@ class MigrationTracker:
             state = self._states[migration_id]
             if not state.active:
                 return
-            if sample is None:
-                meter.touch(-1, now)
+            if sample is None or (sample.data_total == 0 and state.progress is not None):
+                meter.touch(-1, now)  # nothing (or a job winding down): keep the last figures
                 self._set(dataclasses.replace(state, warnings=meter.warnings))
                 continue
             meter.update(sample, now)
@@ -328,34 +326,6 @@ class MigrationTracker:
             error = NovaError(Code.BACKEND_ERROR, state.vm_name, f"the migration did not "
                               f"complete: the guest is {where}")
         return await self._finish(migration_id, error)
-
-    # -- drain ------------------------------------------------------------------------------
-
-    async def drain(self, host: str, snapshot: FleetSnapshot, *,
-                    concurrency: int = DEFAULT_DRAIN_CONCURRENCY,
-                    options: MigrationOptions | None = None,
-                    plan: DrainPlan | None = None) -> DrainSummary:
-        """Migrate every running VM off `host`, `concurrency` at a time."""
-        started = time.monotonic()
-        plan = plan or plan_drain(host, snapshot, self.busy())
-        hosts = {h.name: h for h in snapshot.hosts}
-        gate = asyncio.Semaphore(max(1, concurrency))
-
-        async def one(vm: VM, target: str) -> MigrationState:
-            async with gate:
-                try:
-                    state = await self.start(vm, hosts[target], options)
-                except NovaError as err:
-                    return MigrationState(
-                        id=uuid.uuid4().hex[:12], vm_id=vm.id, vm_name=vm.name, source=host,
-                        target=target, source_backend=vm.backend,
-                        target_backend=hosts[target].backend, phase=MigrationPhase.FAILED,
-                        queued_at=self._clock(), error=str(err))
-                return await self.wait(state.id)
-
-        results = await asyncio.gather(*(one(vm, target) for vm, target in plan.moves))
-        return DrainSummary(host=host, plan=plan, results=tuple(results),
-                            elapsed_s=time.monotonic() - started)
 
 
 def in_progress(vm_name: str, why: str) -> NovaError:

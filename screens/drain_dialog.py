@@ -16,8 +16,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from console.migration_drain import DEFAULT_DRAIN_CONCURRENCY
 from console.migration_plan import DrainPlan, plan_drain
-from console.migrations import DEFAULT_DRAIN_CONCURRENCY
 from screens.migrations import tracker_for
 
 
@@ -90,7 +90,7 @@ def run_drain(app: Any, host: str, plan: DrainPlan, concurrency: int) -> None:
     tracker = tracker_for(app)
 
     async def drain() -> None:
-        summary = await tracker.drain(host, app.snapshot, concurrency=concurrency, plan=plan)
+        summary = await drain(tracker, host, app.snapshot, concurrency=concurrency, plan=plan)
         severity = "information" if not summary.failed and not plan.unplaced else "error"
         app.notify("\n".join(summary.lines()), title=f"Drain of {host}", severity=severity,
                    timeout=15, markup=False)

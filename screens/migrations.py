@@ -127,6 +127,9 @@ class MigrationsScreen(Screen[None]):
         for gone in self._cards.keys() - states.keys():
             self._cards.pop(gone).remove()
             self._where.pop(gone, None)
+        fresh = [s for s in states.values() if s.id not in self._cards]
+        if fresh:  # a migration just started (here or re-read): it is what the operator watches
+            self.selected = max(fresh, key=lambda s: s.queued_at).id
         for state in self.ordered():
             card = self._cards.get(state.id)
             if card is not None and self._where[state.id] != state.column:

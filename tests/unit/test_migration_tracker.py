@@ -8,6 +8,7 @@ import pytest
 
 from backends.base import DomainPresence, MigrationOptions
 from console.errors import Code, NovaError
+from console.migration_drain import drain
 from console.migration_history import History
 from console.migrations import MigrationTracker
 from console.models import VM, FleetSnapshot, Host, Migration, MigrationPhase, VMState
@@ -149,7 +150,7 @@ async def test_recover_reads_the_true_outcome_from_the_hosts() -> None:
 async def test_drain_moves_everything() -> None:
     backends, snap, world = setup()
     tracker = MigrationTracker(backends, poll_interval_s=0.01)
-    summary = await tracker.drain("h1", snap, concurrency=2)
+    summary = await drain(tracker, "h1", snap, concurrency=2)
     assert len(summary.moved) == 2 and not summary.failed
     assert set(world.values()) == {"h2"}
     assert "2 moved" in summary.lines()[0]
