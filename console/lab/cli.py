@@ -27,7 +27,7 @@ def _quiet_libvirt() -> None:
 def _lab(args: argparse.Namespace):  # -> Lab; imported late so `--help` needs no libvirt
     from console.lab.lab import Lab
     _quiet_libvirt()
-    return Lab(root=Path(args.lab_root))
+    return Lab(root=Path(args.lab_root), port_offset=args.port_offset)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -72,7 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `lab` with `up`, `status`, `down` on the main CLI's subparsers."""
     lab = subparsers.add_parser("lab", help="real KVM lab hosts on this machine (root)",
                                 description="Run several libvirtd hosts with KVM guests here.")
+    # A second lab beside the default one (tests, demos): its own root and shifted ports.
     lab.add_argument("--lab-root", default=str(DEFAULT_ROOT), help=argparse.SUPPRESS)
+    lab.add_argument("--port-offset", type=int, default=0, help=argparse.SUPPRESS)
     sub = lab.add_subparsers(dest="lab_command", required=True, metavar="{up,status,down}")
     up = sub.add_parser("up", help="start the lab (idempotent) and write the 'lab' context")
     up.add_argument("--hosts", type=int, default=3, help="number of lab hosts (default 3)")
