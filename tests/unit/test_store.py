@@ -8,6 +8,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,7 +156,7 @@ async def test_audit_stores_plain_text_and_no_secret(store: Store) -> None:
 
 
 async def test_caller_supplied_idempotency_key_is_unique(store: Store) -> None:
-    kwargs = dict(context="c", target_kind="vm", target_id="u", target_name="n", action="a",
+    kwargs: dict[str, Any] = dict(context="c", target_kind="vm", target_id="u", target_name="n", action="a",
                   idempotency_key="key-1")
     await store.begin_action(**kwargs)
     with pytest.raises(sqlite3.IntegrityError):

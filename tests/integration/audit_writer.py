@@ -1,0 +1,61 @@
+"""A child process for the durability tests: writes audit rows until told to stop or killed.
+
+It prints `begin <id>` only after `begin_action` returned (the commit is durable) and
+`finish <id>` only after `finish_action` returned, so every line the parent read is a
+promise the store must keep, whatever moment the parent picks for `kill -9`.
+
+    python audit_writer.py DB LABEL COUNT [--ready FILE --go FILE]   (COUNT 0: forever)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from console.store import open_store
+
+
+def wait_for_go(ready: Path, go: Path) -> None:
+    """Say the store is open, then wait for the parent to start every writer at once."""
+    ready.touch()
+    while not go.exists():
+        time.sleep(0.005)
+
+
+async def write(db: Path, label: str, count: int, ready: Path | None, go: Path | None) -> None:
+    async with open_store(db) as store:
+        if ready is not None and go is not None:
+            await asyncio.to_thread(wait_for_go, ready, go)
+        n = 0
+        while count == 0 or n < count:
+            action_id = await store.begin_action(
+                context="durability", target_kind="vm", target_id=f"{label}-{n}",
+                target_name=f"vm-{label}-{n}", action="vm.reboot",
+                params={"writer": label, "seq": n, "pid": os.getpid()})
+            print(f"begin {action_id}", flush=True)
+            await store.finish_action(action_id, "ok", duration_s=0.0)
+            print(f"finish {action_id}", flush=True)
+            n += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db", type=Path)
+    parser.add_argument("label")
+    parser.add_argument("count", type=int)
+    parser.add_argument("--ready", type=Path)
+    parser.add_argument("--go", type=Path)
+    args = parser.parse_args()
+    started = time.monotonic()
+    asyncio.run(write(args.db, args.label, args.count, args.ready, args.go))
+    print(f"done {time.monotonic() - started:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
