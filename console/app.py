@@ -20,6 +20,7 @@ from textual.timer import Timer
 from console.dispatcher import Dispatcher, UnavailableAudit
 from console.fleet import Fleet
 from console.metrics import MetricsHistory
+from console.metrics_feed import PrometheusFeed
 from console.models import FleetSnapshot
 from screens.action_palette import ActionCommands
 from screens.audit import AuditScreen
@@ -76,10 +77,10 @@ class NovaApp(App[None]):
         "audit": AuditScreen,
     }
 
-    snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
+    snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True, repaint=False)
     """The latest fleet snapshot; screens watch it."""
 
-    header_state: reactive[HeaderState] = reactive(HeaderState, always_update=True)
+    header_state: reactive[HeaderState] = reactive(HeaderState, always_update=True, repaint=False)
     """What every screen's header shows."""
 
     def __init__(
@@ -92,8 +93,11 @@ class NovaApp(App[None]):
         keymap: dict[str, str] | None = None,
         ascii: bool = False,
         dispatcher: Dispatcher | None = None,
+        metrics_feed: PrometheusFeed | None = None,
     ) -> None:
         super().__init__()
+        self.metrics_feed = metrics_feed
+        """Prometheus charts and alerts, when the context has a Prometheus source."""
         self.dispatcher = dispatcher
         """The one door to mutating calls; opened with the store at mount unless given."""
         self._store: object | None = None
@@ -128,6 +132,8 @@ class NovaApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.fleet.stop()
+        if self.metrics_feed is not None:
+            await self.metrics_feed.close()
         if self._store is not None:
             await self._store.close()  # type: ignore[attr-defined]
 

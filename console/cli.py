@@ -172,13 +172,16 @@ def ascii_only(settings_ascii: bool) -> bool:
 def run_tui(args: argparse.Namespace) -> int:
     from console.app import NovaApp, WallApp
     from console.fleet import Fleet
-    from console.sources import build_backends
+    from console.metrics_feed import PrometheusFeed
+    from console.sources import build_backends, build_metrics
 
     settings, _ = load_settings(None if not args.config else __import__("pathlib").Path(args.config))
     name, context, read_only = _settings_and_context(args)
     fleet = Fleet(name, build_backends(context, read_only=read_only),
                   interval_s=context.poll_interval_s)
+    prometheus = build_metrics(context)
     options = dict(production=context.production, keymap=settings.keys,
+                   metrics_feed=PrometheusFeed(prometheus) if prometheus else None,
                    theme=args.theme or context.theme or settings.ui.theme,
                    ascii=ascii_only(getattr(settings.ui, "ascii", False)))
     if getattr(args, "wall", False):

@@ -65,11 +65,17 @@ class MetricsHistory:
         return {target for target, _metric in self._series}
 
     def ingest(self, snapshot: FleetSnapshot) -> None:
-        """Record one snapshot; stale data is skipped (it is not a new measurement)."""
-        t = snapshot.taken_at
+        """Record one snapshot; stale data is skipped (it is not a new measurement).
+
+        Each value is stamped with its own source's poll time, not the snapshot's: the fleet
+        publishes whenever any source answers, and dividing one host's CPU-time delta by
+        another host's poll interval would make rates swing wildly.
+        """
+        polled = {h.name: h.last_success for h in snapshot.health if h.last_success}
         live_keys = set()
         for vm in snapshot.vms:
-            if vm.stale:
+            t = polled.get(vm.backend)
+            if vm.stale or t is None:
                 continue
             key = f"vm:{vm.key}"
             live_keys.add(key)
@@ -77,12 +83,15 @@ class MetricsHistory:
             if not vm.cpu_time_ns:
                 continue  # the source does not report CPU time (e.g. libvirt's test driver)
             previous = self._last_cpu.get(key)
+            if previous is not None and previous[0] == t:
+                continue  # same measurement, republished because another source answered
             self._last_cpu[key] = (t, vm.cpu_time_ns)
             if previous and vm.cpu_time_ns >= previous[1] and t > previous[0] and vm.vcpus:
                 busy = (vm.cpu_time_ns - previous[1]) / 1e9 / (t - previous[0]) / vm.vcpus
                 self.series(key, "cpu").add(t, min(1.0, busy))
         for host in snapshot.hosts:
-            if host.stale:
+            t = polled.get(host.backend)
+            if host.stale or t is None:
                 continue
             key = f"host:{host.name}"
             live_keys.add(key)
