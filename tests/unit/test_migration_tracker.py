@@ -27,6 +27,7 @@ class FakeHost:
         self.world = world  # vm_id -> host it runs on
         self.jobs: dict[str, asyncio.Event] = {}
         self.sent: dict[str, int] = {}
+        self.step = 32  # MiB sent per progress read
 
     async def hosts(self): return []
     async def vms(self): return []
@@ -44,7 +45,7 @@ class FakeHost:
     async def migration_progress(self, vm_id: str) -> Migration | None:
         if vm_id not in self.jobs:
             return None
-        self.sent[vm_id] += 32 * MIB
+        self.sent[vm_id] += self.step * MIB
         if self.sent[vm_id] >= 128 * MIB:
             self.jobs[vm_id].set()
         return Migration(id=vm_id, vm_id=vm_id, vm_name=vm_id, source=self.name, target="",
