@@ -106,7 +106,8 @@ async def session(args: argparse.Namespace) -> AsyncIterator[Session]:
     store = await Store.open()
     try:
         snapshot = await fleet.poll_once()
-        dispatcher = Dispatcher(fleet.backends, audit=store, context=name, read_only=read_only)
+        dispatcher = Dispatcher(fleet.backends, audit=store,  # type: ignore[arg-type]
+                                context=name, read_only=read_only)
         tracker = MigrationTracker(fleet.backends, context=name,
                                    history=History(store, lambda: fleet.backends),
                                    door=dispatcher_door(dispatcher, origin="cli"))
