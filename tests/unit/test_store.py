@@ -281,3 +281,18 @@ def test_unknown_vm_state_decodes_as_unknown() -> None:
     text = zlib.decompress(blob).decode().replace('"running"', '"hibernating"')
     back = snapshot_codec.decode(zlib.compress(text.encode()))
     assert back.vms[0].state is VMState.UNKNOWN
+
+
+def test_nested_disks_in_another_field_order_still_decode() -> None:
+    snap = big_fleet(300)
+    lines = zlib.decompress(snapshot_codec.encode(snap)).decode().splitlines()
+    header = json.loads(lines[0])
+    header["fields"]["Disk"] = header["fields"]["Disk"][::-1]
+    body = [json.loads(line) for line in lines[1:]]
+    disks_at = header["fields"]["VM"].index("disks")
+    for section, columns in body:
+        if section == "vms":
+            columns[disks_at] = [[row[::-1] for row in rows] for rows in columns[disks_at]]
+    text = "\n".join([json.dumps(header), *(json.dumps(b) for b in body)])
+    back = snapshot_codec.decode(zlib.compress(text.encode()))
+    assert back.vms == snap.vms
