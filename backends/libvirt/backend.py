@@ -105,6 +105,8 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
             if nova.kind in CONNECTION_CODES:
                 self._drop_connection()
             raise nova from err
+        finally:
+            events.wake()
 
     def connection(self) -> libvirt.virConnect:
         """The open connection, (re)opened on demand. Runs on a worker thread."""

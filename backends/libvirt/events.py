@@ -44,6 +44,24 @@ def started() -> bool:
     return _loop is not None
 
 
+def wake() -> None:
+    """Let the event thread run what a libvirt call on another thread scheduled.
+
+    libvirtaio is not thread-safe: a call made on a worker thread that queues an event (the
+    in-process drivers such as `test:///` emit lifecycle events from the calling thread) or
+    adds a timer (keepalive) schedules a task on the event loop without waking it, so it would
+    sit there until some socket happened to become readable. A no-op `call_soon_threadsafe`
+    wakes the loop.
+    """
+    loop = _loop
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(_noop)
+
+
+def _noop() -> None:
+    pass
+
+
 def silence_default_error_handler() -> None:
     """libvirt prints every error to stderr by default, which would scribble over the TUI."""
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
