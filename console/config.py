@@ -45,6 +45,10 @@ class PrometheusSource(_Strict):
     url: str = Field(min_length=1, description="Base URL, e.g. http://127.0.0.1:9090.")
     timeout_s: float = Field(5.0, gt=0)
     inventory: bool = Field(False, description="Take the VM inventory from exporter series.")
+    host_label: str = Field("instance", description="Label naming a hypervisor in every series.")
+    window: str = Field("5m", description="rate() window for CPU and I/O queries.")
+    queries: dict[str, str] = Field(default_factory=dict,
+                                    description="PromQL template overrides by metric name.")
 
 
 Source = Annotated[LibvirtSource | PrometheusSource, Field(discriminator="kind")]

@@ -6,7 +6,17 @@ from typing import Any
 
 from backends import registry
 from backends.base import Backend
-from console.config import Context, LibvirtSource, PrometheusSource
+from console.config import ConfigError, Context, LibvirtSource, PrometheusSource
+from console.errors import Code
+
+
+def _prometheus(source: PrometheusSource) -> Any:
+    """Build a Prometheus backend; a bad PromQL template is a config error naming the source."""
+    try:
+        return registry.load(source.kind).from_source(source)
+    except ValueError as exc:
+        raise ConfigError(Code.CONFIG_INVALID, f"backend '{source.name}' queries: {exc}",
+                          "fix the template names under `queries`") from exc
 
 
 def build_backends(context: Context, *, read_only: bool) -> list[Backend]:
@@ -14,12 +24,12 @@ def build_backends(context: Context, *, read_only: bool) -> list[Backend]:
     configured to supply the inventory (`inventory = true`) instead of per-host connections."""
     backends: list[Backend] = []
     for source in context.backends:
-        cls = registry.load(source.kind)
         if isinstance(source, LibvirtSource):
+            cls = registry.load(source.kind)
             backends.append(cls(source.name, source.uri, read_only=read_only,
                                 timeout_s=source.timeout_s))
         elif isinstance(source, PrometheusSource) and source.inventory:
-            backends.append(cls.from_source(source))
+            backends.append(_prometheus(source))
     return backends
 
 
@@ -27,5 +37,5 @@ def build_metrics(context: Context) -> Any | None:
     """The Prometheus backend that feeds charts and alerts, if the context has one."""
     for source in context.backends:
         if isinstance(source, PrometheusSource):
-            return registry.load(source.kind).from_source(source)
+            return _prometheus(source)
     return None

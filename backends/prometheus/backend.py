@@ -61,9 +61,13 @@ class PrometheusBackend:
     @classmethod
     def from_source(cls, source: Any, **extra: Any) -> PrometheusBackend:
         """Build from a `console.config.PrometheusSource` (or anything with its fields)."""
+        overrides = dict(getattr(source, "queries", None) or {})
+        for key in ("host_label", "window"):
+            if getattr(source, key, None):
+                overrides[key] = getattr(source, key)
         return cls(name=source.name, url=source.url, timeout_s=source.timeout_s,
                    inventory=getattr(source, "inventory", False),
-                   queries=getattr(source, "queries", None) or None, **extra)
+                   queries=overrides or None, **extra)
 
     @property
     def stats(self) -> QueryStats:
