@@ -67,9 +67,14 @@ class HostsScreen(Screen[None]):
     def _redraw(self) -> None:
         caps = sorted(self._capacity, key=SORTS[self.sort_column], reverse=self.sort_reverse)
         table = self.table
-        table.sort_column = {"memory": "mem_bar"}.get(self.sort_column, self.sort_column)
-        table.sort_reverse = self.sort_reverse
-        table.set_rows([host_row(c) for c in caps])
+        sort = ({"memory": "mem_bar"}.get(self.sort_column, self.sort_column), self.sort_reverse)
+        same_sort = (table.sort_column, table.sort_reverse) == sort
+        table.sort_column, table.sort_reverse = sort
+        rows = [host_row(c) for c in caps]
+        if same_sort and table.keys() == [row.key for row in rows]:
+            table.update_rows(rows)  # same hosts, same order: redraw only changed lines
+        else:
+            table.set_rows(rows)
         cpus = sum(c.host.cpus for c in caps)
         vcpus = sum(c.vcpus_allocated for c in caps)
         down = sum(1 for c in caps if c.host.stale)
@@ -77,7 +82,9 @@ class HostsScreen(Screen[None]):
         if down:
             text += f"  {down} stale or down"
         text += f"  sort: {self.sort_column}{' (reversed)' if self.sort_reverse else ''}"
-        self.query_one("#host-summary", Label).update(text)
+        summary = self.query_one("#host-summary", Label)
+        if str(summary.content) != text:
+            summary.update(text)
 
     def action_sort_next(self) -> None:
         self.sort_column = SORT_ORDER[(SORT_ORDER.index(self.sort_column) + 1) % len(SORT_ORDER)]

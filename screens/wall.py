@@ -267,7 +267,9 @@ class _ProblemMixin:
         total = len(self._vms)  # type: ignore[attr-defined]
         shown = len(self._shown)  # type: ignore[attr-defined]
         text = f"problem VMs (not running, stale or crashed): {shown} of {total}"
-        self.query_one("#summary", Label).update(text)  # type: ignore[attr-defined]
+        label = self.query_one("#summary", Label)  # type: ignore[attr-defined]
+        if str(label.content) != text:
+            label.update(text)
 
 
 ProblemInventory = wall_variant(types.new_class(
