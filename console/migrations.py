@@ -303,11 +303,9 @@ class MigrationTracker:
                     self._states[migration_id], phase=sample.phase, progress=sample,
                     percent=meter.percent, eta_s=meter.eta_s, warnings=meter.warnings))
                 await asyncio.sleep(self.poll_interval_s)
-        except NovaError as err:
-            if err.kind is not Code.VM_NOT_FOUND:  # gone from the source is an answer too
+        except NovaError as err:  # gone from the source is an answer too; else ask both hosts
+            if err.kind is not Code.VM_NOT_FOUND:
                 log.warning("re-reading %s: %s", migration_id, err)
-                self._set(dataclasses.replace(state, warnings=(f"cannot read the source: {err}",)))
-                return state
         return await self._settle(migration_id)
 
     async def _settle(self, migration_id: str) -> MigrationState:

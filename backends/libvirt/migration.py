@@ -213,6 +213,8 @@ class MigrationMixin:
 
     def _progress_sync(self, vm_id: str) -> Migration | None:
         dom = self.domain(vm_id)
+        if not dom.isActive():  # e.g. just migrated away, not yet undefined
+            return None
         stats = dom.jobStats(0)
         return progress_from_stats(stats, vm_id=dom.UUIDString(), vm_name=dom.name(),
                                    source=self.host_name, post_copy=_in_post_copy(dom))
