@@ -93,7 +93,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+        # `init_settings` carries the file's contents (see `load_settings`): lowest, so
+        # `NOVACRON_*` variables override the file, nested keys merged.
+        return (env_settings, init_settings)
 
 
 class ConfigError(NovaError):
@@ -114,13 +116,35 @@ def state_dir() -> Path:
     return path
 
 
-def _line_of(text: str, key: str) -> int | None:
+def _names_key(stripped: str, key: str) -> bool:
+    return stripped.startswith((f"{key} ", f"{key}=", f'"{key}"')) or stripped in (
+        f"[{key}]", f"[[{key}]]") or stripped.endswith((f".{key}]", f".{key}]]"))
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The line of the key at `loc`: in the table the location names, when that table is
+    written as a `[header]` (the same key in two contexts must point at the right one)."""
+    key = str(loc[-1])
+    path = [str(p) for p in loc[:-1]]
+    table: list[str] = []
+    arrays: dict[str, int] = {}
+    first = None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
-        if stripped.startswith((f"{key} ", f"{key}=", f'"{key}"')) or stripped in (
-            f"[{key}]", f"[[{key}]]") or stripped.endswith((f".{key}]", f".{key}]]")):
+        header = stripped.startswith("[")
+        if header:
+            name = stripped.strip("[] ")
+            if stripped.startswith("[["):
+                arrays[name] = arrays.get(name, -1) + 1
+                table = [*name.split("."), str(arrays[name])]
+            else:
+                table = name.split(".")
+        if not _names_key(stripped, key):
+            continue
+        first = first or number
+        if not header and path[: len(table)] == table:
             return number
-    return None
+    return first
 
 
 def _known_fields(model: type[BaseModel] | None) -> list[str]:
@@ -159,7 +183,7 @@ def explain(exc: ValidationError, path: Path | None, text: str) -> ConfigError:
         key = str(loc[-1]) if loc else ""
         where = ""
         if path is not None:
-            line = _line_of(text, key)
+            line = _line_of(text, loc)
             where = f"{path}:{line}: " if line else f"{path}: "
         if err["type"] == "extra_forbidden":
             hint = difflib.get_close_matches(key, _known_fields(_model_at(loc)), n=1)
