@@ -226,7 +226,7 @@ async def test_read_only_connection_still_lists(small_uri: str) -> None:
         assert len(await backend.vms()) == 3
         with pytest.raises(NovaError):
             await backend._call(lambda: backend.domain("web-01").suspend())
-        assert libvirt.VIR_DOMAIN_RUNNING == (await backend._call(
-            lambda: backend.domain("web-01").state()))[0]
+        assert (await backend._call(
+            lambda: backend.domain("web-01").state()))[0] == libvirt.VIR_DOMAIN_RUNNING
     finally:
         await backend.close()
