@@ -71,7 +71,7 @@ class HostsScreen(Screen[None]):
         same_sort = (table.sort_column, table.sort_reverse) == sort
         table.sort_column, table.sort_reverse = sort
         rows = [host_row(c) for c in caps]
-        if same_sort and table.keys() == [row.key for row in rows]:
+        if same_sort and table.row_keys() == [row.key for row in rows]:
             table.update_rows(rows)  # same hosts, same order: redraw only changed lines
         else:
             table.set_rows(rows)

@@ -166,7 +166,8 @@ class ResourceTable(ScrollView, can_focus=True):
         index = self._index.get(key)
         return None if index is None else self._rows[index]
 
-    def keys(self) -> list[str]:
+    def row_keys(self) -> list[str]:
+        """Row keys in display order."""
         return [row.key for row in self._rows]
 
     def set_rows(self, rows: Sequence[Row]) -> None:

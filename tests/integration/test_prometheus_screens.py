@@ -1,0 +1,94 @@
+"""The console's screens over a real Prometheus backfilled with 2,000 hosts and 100,000 VMs:
+the inventory and hosts screens draw the whole fleet from a handful of queries (counted by a
+real proxy), and the metrics screen lists the alerts Prometheus reports as firing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from backends.prometheus import PrometheusBackend
+from console.app import NovaApp
+from console.fleet import Fleet
+from console.metrics_feed import PrometheusFeed
+from screens.hosts import HostsScreen
+from screens.inventory import InventoryScreen
+from screens.metrics import MetricsScreen
+from widgets.resource_table import ResourceTable
+
+try:
+    from tests.integration import prometheus_fixture as pf
+except ImportError:  # pytest's default import mode puts tests/integration itself on sys.path
+    import prometheus_fixture as pf  # type: ignore[no-redef]
+
+pytestmark = pytest.mark.integration
+
+FLEET = pf.Fleet()
+
+
+@pytest.fixture(scope="module")
+def prometheus() -> Iterator[pf.PrometheusServer]:
+    with pf.backfilled_prometheus(FLEET) as server:
+        yield server
+
+
+@pytest.fixture
+def proxied(prometheus: pf.PrometheusServer) -> Iterator[tuple[str, pf.Traffic]]:
+    with pf.counting_proxy(prometheus.url) as (url, traffic):
+        yield url, traffic
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NOVACRON_STATE_DIR", str(tmp_path / "state"))
+
+
+async def _wait(predicate, pilot, timeout_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await pilot.pause(0.2)
+
+
+async def test_inventory_and_hosts_of_100k_vms_from_a_handful_of_queries(
+    proxied: tuple[str, pf.Traffic],
+) -> None:
+    url, traffic = proxied
+    backend = PrometheusBackend("prom", url, inventory=True, timeout_s=90)
+    # One sweep only: a long interval, so every counted request belongs to the first paint.
+    fleet = Fleet("prom", [backend], interval_s=3600, timeout_s=120)
+    app = NovaApp(fleet)
+    async with app.run_test(size=(160, 48)) as pilot:
+        inventory = app.screen
+        assert isinstance(inventory, InventoryScreen)
+        await _wait(lambda: inventory.table.row_count == FLEET.vm_count, pilot)
+        first_sweep = traffic.requests
+        assert first_sweep <= 10, traffic.paths
+        await pilot.press("2")
+        hosts = app.screen
+        assert isinstance(hosts, HostsScreen)
+        await _wait(lambda: hosts.table.row_count == FLEET.hosts, pilot)
+        # Drawing the hosts screen asked Prometheus nothing more.
+        assert traffic.requests == first_sweep
+        await pilot.press("1", "slash", *"host:kvm-0007", "enter")
+        await _wait(lambda: inventory.table.row_count == FLEET.vms_per_host, pilot)
+        assert {inventory.vm(k).host for k in inventory.table.row_keys()} == {"kvm-0007"}
+
+
+async def test_metrics_screen_lists_firing_alerts(proxied: tuple[str, pf.Traffic]) -> None:
+    url, _traffic = proxied
+    inventory = PrometheusBackend("prom", url, inventory=True, timeout_s=90)
+    feed = PrometheusFeed(PrometheusBackend("prom-metrics", url, timeout_s=30))
+    app = NovaApp(Fleet("prom", [inventory], interval_s=3600, timeout_s=120), metrics_feed=feed)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _wait(lambda: app.snapshot is not None and len(app.snapshot.vms) > 0, pilot)
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, MetricsScreen)
+        alerts = screen.query_one("#alerts", ResourceTable)
+        await _wait(lambda: alerts.row_count > 0, pilot, timeout_s=60)
+        names = {key.split("/")[0] for key in alerts.row_keys()}
+        assert "VMCrashed" in names
