@@ -108,8 +108,8 @@ def summarize(snapshot: FleetSnapshot, migrations: list[Any] | None,
     if migrations is None:
         tiles["migrations"] = ("-", "none (no migration tracker)", "idle")
     else:
-        active = [m for m in migrations
-                  if str(getattr(m, "phase", "running")) in _ACTIVE_MIGRATION_PHASES]
+        active = [m for m in migrations if getattr(
+            m, "active", str(getattr(m, "phase", "running")) in _ACTIVE_MIGRATION_PHASES)]
         lines = (_migration_line(m) for m in active)
         tiles["migrations"] = (str(len(active)), _first(lines, len(active)) or "none running",
                                "warn" if active else "ok")
@@ -125,9 +125,13 @@ def summarize(snapshot: FleetSnapshot, migrations: list[Any] | None,
 
 
 def _migration_line(m: Any) -> str:
+    """`vm src>dst 42%`: from a tracker state (`percent`) or a raw `Migration` (bytes)."""
     total = getattr(m, "data_total", 0) or 0
     done = getattr(m, "data_processed", 0) or 0
-    progress = f"{min(100, round(100 * done / total))}%" if total else "…"
+    percent = getattr(m, "percent", None)
+    if percent is None and total:
+        percent = 100 * done / total
+    progress = f"{min(100, round(percent))}%" if percent is not None else "..."
     name = getattr(m, "vm_name", "") or getattr(m, "vm_id", "?")
     return f"{name} {getattr(m, 'source', '?')}>{getattr(m, 'target', '?')} {progress}"
 
@@ -155,7 +159,10 @@ def _items(source: Any, *names: str) -> list[Any] | None:
 def app_migrations(app: Any) -> list[Any] | None:
     """Migrations from the app's tracker, if the console has one (None: no such feature)."""
     tracker = getattr(app, "migrations", None) or getattr(app, "migration_tracker", None)
-    return _items(tracker, "active", "running", "migrations", "all")
+    if tracker is None:
+        with contextlib.suppress(Exception):  # the board module makes the app's one tracker
+            tracker = importlib.import_module("screens.migrations").tracker_for(app)
+    return _items(tracker, "states", "active", "running", "migrations", "all")
 
 
 def app_alerts(app: Any, snapshot: FleetSnapshot) -> list[Any] | None:
@@ -238,10 +245,20 @@ def wall_variant(screen_cls: type[Screen[Any]], **namespace: Any) -> type[Screen
 
     def body(ns: dict[str, Any]) -> None:
         ns.update(BINDINGS=[], AUTO_FOCUS=None, **namespace)
-        ns.update(on_mount=_make_on_mount(screen_cls))
+        ns.update(on_mount=_make_on_mount(screen_cls), check_action=_refuse_action,
+                  install_action_bindings=_no_bindings)
 
     return types.new_class(f"Wall{screen_cls.__name__}", (screen_cls,),
                            {"inherit_bindings": False}, body)
+
+
+def _refuse_action(self: Screen[Any], action: str, parameters: tuple[object, ...]) -> bool:
+    """No screen action runs on a wall page, whatever binds it (keys added at run time too)."""
+    return False
+
+
+def _no_bindings(self: Screen[Any]) -> None:
+    """The normal screens add the registry's action keys at run time; a wall page adds none."""
 
 
 def _make_on_mount(base: type[Screen[Any]]) -> Callable[[Screen[Any]], None]:
@@ -251,6 +268,7 @@ def _make_on_mount(base: type[Screen[Any]]) -> Callable[[Screen[Any]], None]:
         for widget in self.query("*"):
             widget.can_focus = False
         self.set_focus(None)
+        self._bindings.key_to_bindings.clear()
 
     return on_mount
 
