@@ -22,6 +22,7 @@ from console.fleet import Fleet
 from console.metrics import MetricsHistory
 from console.metrics_feed import PrometheusFeed
 from console.models import FleetSnapshot
+from console.snapshot_keeper import SnapshotKeeper
 from screens.action_palette import ActionCommands
 from screens.audit import AuditScreen
 from screens.help import HelpScreen
@@ -101,6 +102,7 @@ class NovaApp(App[None]):
         self.dispatcher = dispatcher
         """The one door to mutating calls; opened with the store at mount unless given."""
         self._store: object | None = None
+        self._keeper: SnapshotKeeper | None = None
         ResourceTable.GLYPHS = ResourceTable.ASCII_GLYPHS if ascii else ResourceTable.UNICODE_GLYPHS
         Tile.ASCII = ascii
         self.ascii = ascii
@@ -125,13 +127,23 @@ class NovaApp(App[None]):
         self.fleet_snapshot(self.fleet.snapshot)
         if self.dispatcher is None:
             await self._open_dispatcher()
+        if self._store is not None:
+            self._keeper = SnapshotKeeper(self._store, self.fleet.context)
+            if await self._keeper.restore_into(self.fleet):
+                self.fleet_snapshot(self.fleet.snapshot)
+            self.set_interval(self._keeper.every_s, self._save_snapshot)
         self.run_worker(recover_migrations(self), group="migrations", name="recover")
         await self.switch_mode("inventory")
         self.fleet._on_snapshot = self.fleet_snapshot
         await self.fleet.start()
 
+    async def _save_snapshot(self) -> None:
+        if self._keeper is not None:
+            await self._keeper.save(self.snapshot)
+
     async def on_unmount(self) -> None:
         await self.fleet.stop()
+        await self._save_snapshot()
         if self.metrics_feed is not None:
             await self.metrics_feed.close()
         if self._store is not None:

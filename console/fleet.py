@@ -85,7 +85,7 @@ class Fleet:
         self._generation = 0
         self._snapshot = initial or FleetSnapshot(context=context, taken_at=clock())
         if initial is not None:
-            self._seed_from(initial)
+            self.restore(initial)
 
     @property
     def snapshot(self) -> FleetSnapshot:
@@ -95,7 +95,7 @@ class Fleet:
     def backends(self) -> dict[str, Backend]:
         return {name: s.backend for name, s in self._sources.items()}
 
-    def _seed_from(self, snap: FleetSnapshot) -> None:
+    def restore(self, snap: FleetSnapshot) -> None:
         """Start from a stored snapshot: its data shows at once, stale until the first poll."""
         for name, source in self._sources.items():
             source.data = SourceData(
