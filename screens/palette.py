@@ -5,6 +5,9 @@ from __future__ import annotations
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from screens.action_palette import plain_highlight
 
 MAX_VM_HITS = 50
 
@@ -36,8 +39,10 @@ class FleetCommands(Provider):
             if needle not in vm.name.lower():
                 continue
             title = f"VM {vm.name}"
-            yield Hit(matcher.match(title) or 0.1, matcher.highlight(title),
-                      partial(self._open_vm, vm.key), help=f"{vm.state.value} on {vm.host}")
+            # Names are untrusted: `matcher.highlight` and a str `help` would parse markup.
+            score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+            yield Hit(score or 0.1, plain_highlight(title, offsets), partial(self._open_vm, vm.key),
+                      text=title, help=Content(f"{vm.state.value} on {vm.host}"))  # type: ignore[arg-type]
             found += 1
             if found >= MAX_VM_HITS:
                 break
