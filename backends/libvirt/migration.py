@@ -146,6 +146,33 @@ class MigrationMixin:
         except TimeoutError as exc:
             raise NovaError(Code.TIMEOUT, self.name, f"no answer within {timeout_s:g} s") from exc
 
+    async def _on_own_thread(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        """For the call that lasts the whole migration: a daemon thread of its own, so a
+        console that quits mid-way is not held up (the source host carries on, P2P)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not future.done():
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+        def work() -> None:
+            try:
+                outcome: tuple[bool, Any] = (True, self._translated(fn, args))
+            except BaseException as exc:
+                outcome = (False, exc)
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=work, name=f"migrate-{self.name}", daemon=True).start()
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError as exc:
+            raise NovaError(Code.TIMEOUT, self.name, f"no answer within {timeout_s:g} s") from exc
+
     def _translated(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
             return fn(*args)
@@ -169,8 +196,8 @@ class MigrationMixin:
         flags = migration_flags(options)
         params = migration_params(options, target_uri)
         try:
-            await self._on_pool(self._migrate_sync, vm_id, target, target_uri, flags, params,
-                                options, timeout_s=options.timeout_s)
+            await self._on_own_thread(self._migrate_sync, vm_id, target, target_uri, flags,
+                                      params, options, timeout_s=options.timeout_s)
         except NovaError as err:
             if err.kind is Code.TIMEOUT:
                 with contextlib.suppress(NovaError):

@@ -91,6 +91,14 @@ async def rig(the_lab: Lab, tmp_path: Path) -> AsyncIterator[Rig]:
         await store.close()
 
 
+def a_guest(rig: Rig) -> tuple[str, str, str]:
+    """(guest, its host, another host): guests wander between tests, so look them up."""
+    hosts = [h.name for h in rig.lab.hosts()]
+    source = max(hosts, key=lambda h: len(running_on(rig, h)))
+    target = min((h for h in hosts if h != source), key=lambda h: len(running_on(rig, h)))
+    return running_on(rig, source)[0], source, target
+
+
 def running_on(rig: Rig, host: str) -> list[str]:
     return guest_names(rig.uri(host))
 
@@ -112,22 +120,22 @@ async def wait_for_bytes(rig: Rig, migration_id: str, at_least: int = 1,
 
 
 async def test_live_migration_moves_the_guest(rig: Rig) -> None:
-    name = running_on(rig, "labhost1")[0]
+    name, source, target = a_guest(rig)
     vm = await rig.vm(name)
-    state = await rig.tracker.migrate(vm, await rig.host("labhost2"))
+    state = await rig.tracker.migrate(vm, await rig.host(target))
     assert state.phase is MigrationPhase.DONE, state.error
     assert state.percent == 100
-    assert name in running_on(rig, "labhost2")
-    assert name not in defined_on(rig, "labhost1")  # undefined on the source (default)
+    assert name in running_on(rig, target)
+    assert name not in defined_on(rig, source)  # undefined on the source (default)
     rows = await rig.store.migrations()
     assert rows[0].vm_name == name and rows[0].phase is MigrationPhase.DONE
     assert rows[0].stats["data_total"] > 0
 
 
 async def test_cancel_a_throttled_migration_keeps_the_guest_on_its_source(rig: Rig) -> None:
-    name = running_on(rig, "labhost2")[0]
+    name, source, target = a_guest(rig)
     vm = await rig.vm(name)
-    state = await rig.tracker.start(vm, await rig.host("labhost3"),
+    state = await rig.tracker.start(vm, await rig.host(target),
                                     MigrationOptions(bandwidth_mib_s=SLOW_MIB_S))
     await wait_for_bytes(rig, state.id)
     running = rig.tracker.get(state.id)
@@ -136,14 +144,14 @@ async def test_cancel_a_throttled_migration_keeps_the_guest_on_its_source(rig: R
     await rig.tracker.cancel(state.id)
     final = await rig.tracker.wait(state.id)
     assert final.phase is MigrationPhase.CANCELLED
-    assert name in running_on(rig, "labhost2")
-    assert name not in defined_on(rig, "labhost3")
+    assert name in running_on(rig, source)
+    assert name not in defined_on(rig, target)
 
 
 async def test_migrating_a_vm_already_being_migrated_is_refused(rig: Rig) -> None:
-    name = running_on(rig, "labhost1")[0]
+    name, source, target_name = a_guest(rig)
     vm = await rig.vm(name)
-    target = await rig.host("labhost3")
+    target = await rig.host(target_name)
     state = await rig.tracker.start(vm, target, MigrationOptions(bandwidth_mib_s=SLOW_MIB_S))
     try:
         with pytest.raises(NovaError) as here:
@@ -152,12 +160,12 @@ async def test_migrating_a_vm_already_being_migrated_is_refused(rig: Rig) -> Non
         await wait_for_bytes(rig, state.id)
         other = make_tracker(rig.fleet, rig.store)  # another console: only the host knows
         with pytest.raises(NovaError) as there:
-            await other.start(vm, await rig.host("labhost2"))
+            await other.start(vm, target)
         assert there.value.code == "NOVA-3003"
     finally:
         await rig.tracker.cancel(state.id)
         await rig.tracker.wait(state.id)
-    assert name in running_on(rig, "labhost1")
+    assert name in running_on(rig, source)
 
 
 async def test_drain_empties_the_host(rig: Rig) -> None:
@@ -175,18 +183,18 @@ async def test_drain_empties_the_host(rig: Rig) -> None:
 
 async def test_killed_console_mid_migration_then_restart_shows_the_true_outcome(
         rig: Rig, tmp_path: Path) -> None:
-    name = running_on(rig, "labhost1")[0]
+    name, source, target = a_guest(rig)
     config = tmp_path / "config.toml"  # this lab only: never a context the user has open
     config.write_text(context_block([(h.name, h.uri) for h in rig.lab.hosts()], None))
     env = {**os.environ, "NOVACRON_STATE_DIR": str(rig.db.parent), "NOVACRON_CONFIG": str(config)}
     await rig.store.close()  # the CLI writes the same database
     cli = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "console.cli", "--context", "lab", "vm", "migrate", name,
-        "--to", "labhost2", "--bandwidth", "8", cwd=ROOT, env=env,
+        "--to", target, "--bandwidth", "8", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        backend = rig.fleet.backends["labhost1"]
+        backend = rig.fleet.backends[source]
         vm = await rig.vm(name)
         while time.monotonic() < deadline:
             progress = await backend.migration_progress(vm.id)  # type: ignore[attr-defined]
@@ -212,7 +220,7 @@ async def test_killed_console_mid_migration_then_restart_shows_the_true_outcome(
     final = await asyncio.wait_for(restarted.wait(found[0].id), 300)
     # Peer-to-peer: the source host finished the job without the killed console.
     assert final.phase is MigrationPhase.DONE, final.error
-    assert name in running_on(rig, "labhost2")
-    assert name not in defined_on(rig, "labhost1")
+    assert name in running_on(rig, target)
+    assert name not in defined_on(rig, source)
     assert await store.unfinished_migrations("lab") == []
     await restarted.close()
