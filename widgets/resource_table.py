@@ -145,6 +145,8 @@ class ResourceTable(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self.sort_column: str | None = None
         self.sort_reverse = False
+        self._cursor_moved = False
+        """Until the operator moves the cursor it stays on the first row while rows load."""
 
     # -- data -------------------------------------------------------------------------------
 
@@ -177,7 +179,8 @@ class ResourceTable(ScrollView, can_focus=True):
         self._index = {row.key: i for i, row in enumerate(self._rows)}
         self._marked &= self._index.keys()
         self.virtual_size = Size(self._total_width(), len(self._rows) + 1)
-        new_cursor = self._index.get(old_key, self.cursor_row) if old_key else self.cursor_row
+        follow = old_key if self._cursor_moved else None
+        new_cursor = self._index.get(follow, self.cursor_row) if follow else self.cursor_row
         self._set_cursor(min(new_cursor, max(0, len(self._rows) - 1)), announce=old_key is None)
         if old_key is not None and self.cursor_key != old_key:
             self.post_message(self.RowHighlighted(self, self.cursor_key))
@@ -214,7 +217,7 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def move_to(self, key: str) -> None:
         if key in self._index:
-            self._set_cursor(self._index[key])
+            self._move(self._index[key])
 
     # -- cursor -----------------------------------------------------------------------------
 
@@ -247,17 +250,22 @@ class ResourceTable(ScrollView, can_focus=True):
         if 1 <= line < self.scrollable_content_region.height:
             self.refresh_line(line)
 
+    def _move(self, index: int) -> None:
+        """The operator moved the cursor: from now on it follows its row's key."""
+        self._cursor_moved = True
+        self._set_cursor(index)
+
     def action_cursor(self, delta: int) -> None:
-        self._set_cursor(self.cursor_row + delta)
+        self._move(self.cursor_row + delta)
 
     def action_page(self, direction: int) -> None:
-        self._set_cursor(self.cursor_row + direction * max(1, self.scrollable_content_region.height - 2))
+        self._move(self.cursor_row + direction * max(1, self.scrollable_content_region.height - 2))
 
     def action_first(self) -> None:
-        self._set_cursor(0)
+        self._move(0)
 
     def action_last(self) -> None:
-        self._set_cursor(len(self._rows) - 1)
+        self._move(len(self._rows) - 1)
 
     def action_select(self) -> None:
         if self.cursor_key is not None:
@@ -266,7 +274,7 @@ class ResourceTable(ScrollView, can_focus=True):
     def on_click(self, event: object) -> None:
         y = getattr(event, "y", 0)
         if y >= 1:
-            self._set_cursor(int(self.scroll_offset.y) + y - 1)
+            self._move(int(self.scroll_offset.y) + y - 1)
 
     # -- layout -----------------------------------------------------------------------------
 
