@@ -136,6 +136,8 @@ ANSI16 = Theme(
         "table-cursor": "ansi_white",
         "table-cursor-focus": "ansi_cyan",
         # Textual's ANSI defaults blend `ansi_default 50%` (a truecolor grey): use real ANSI.
+        "ansi-background": "ansi_black",
+        "ansi-foreground": "ansi_white",
         "panel": "ansi_blue",
         "surface": "ansi_default",
         "boost": "ansi_default",
