@@ -91,9 +91,17 @@ class Outcome:
 class AuditLog(Protocol):
     """What the dispatcher needs from `console.store` (kept narrow so tests can pass a store)."""
 
-    async def begin_action(self, **fields: Any) -> int: ...
-    async def finish_action(self, action_id: int, **fields: Any) -> None: ...
-    async def record_refusal(self, **fields: Any) -> Any: ...
+    async def begin_action(self, *, context: str, target_kind: str, target_id: str,
+                           target_name: str, action: str, params: Mapping[str, Any] | None = None,
+                           idempotency_key: str | None = None) -> int: ...
+
+    async def finish_action(self, action_id: int, outcome: Any, duration_s: float | None = None,
+                            error_code: str = "", error_message: str = "",
+                            error_cause: str = "") -> Any: ...
+
+    async def record_refusal(self, *, context: str, target_kind: str, target_id: str,
+                             target_name: str, action: str, error_code: str, error_message: str,
+                             error_cause: str = "", params: Mapping[str, Any] | None = None) -> Any: ...
 
 
 class Dispatcher:
@@ -194,18 +202,18 @@ class Dispatcher:
                 **self._fields(request), idempotency_key=request.idempotency_key)
         except Exception as exc:
             log.error("audit log unavailable, action not run: %s", exc)
-            error = NovaError(Code.BACKEND_ERROR, "the audit log cannot be written, so the "
-                              "action was not run", f"{type(exc).__name__}: {exc}")
-            return Outcome(request, "failed", error)
+            unaudited = NovaError(Code.BACKEND_ERROR, "the audit log cannot be written, so "
+                                  "the action was not run", f"{type(exc).__name__}: {exc}")
+            return Outcome(request, "failed", unaudited)
         started = time.monotonic()
         error: NovaError | None = None
         value: Any = None
         try:
             value = await self._invoke(request)
         except asyncio.CancelledError:
-            error = NovaError(Code.BACKEND_ERROR, "cancelled", "the console stopped waiting; "
-                              "the host may still complete the action")
-            await self._finish(audit_id, "failed", time.monotonic() - started, error)
+            cancelled = NovaError(Code.BACKEND_ERROR, "cancelled", "the console stopped "
+                                  "waiting; the host may still complete the action")
+            await self._finish(audit_id, "failed", time.monotonic() - started, cancelled)
             raise
         except Exception as exc:
             error = as_nova(exc, request)
@@ -223,7 +231,7 @@ class Dispatcher:
         backend = self.backend(request.target.backend)
         method = getattr(backend, spec.method)
         params = dict(request.params)
-        limit = float(params.get("timeout_s", 0) or 0) + CALL_MARGIN_S
+        limit = float(params.get("timeout_s", 0) or 0) + CALL_MARGIN_S  # type: ignore[arg-type]
         call = method(request.target.vm_id, **actions.call_kwargs(spec, params))
         return await asyncio.wait_for(call, limit if "timeout_s" in params else DEFAULT_CALL_LIMIT_S)
 
