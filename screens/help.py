@@ -23,7 +23,7 @@ def keys_table(screen: Screen[object]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     seen: set[str] = set()
-    for _key, active in screen.app.active_bindings.items():
+    for _key, active in screen.active_bindings.items():
         binding = active.binding
         if not binding.description or binding.action in seen:
             continue

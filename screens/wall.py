@@ -74,9 +74,9 @@ def summarize(snapshot: FleetSnapshot, migrations: list[Any] | None,
     tiles: dict[str, TileValue] = {
         "vms-running": (str(running), f"of {total} VMs ({_pct(running, total)})",
                         "ok" if running else "idle"),
-        "vms-stopped": (str(stopped), f"{paused} paused/pending", "idle"),
-        "vms-crashed": (str(broken), "crashed or unknown", "crit" if broken else "ok"),
-        "vms-stale": (str(stale_vms), "not confirmed by last poll" if stale_vms else "all live",
+        "vms-stopped": (str(stopped), f"+{paused} paused", "idle"),
+        "vms-crashed": (str(broken), "crashed/unknown", "crit" if broken else "ok"),
+        "vms-stale": (str(stale_vms), "last poll failed" if stale_vms else "all live",
                       "stale" if stale_vms else "ok"),
     }
 
@@ -177,7 +177,7 @@ TILES = (
     ("vms-running", "VMs running"), ("vms-stopped", "VMs stopped"),
     ("vms-crashed", "VMs crashed"), ("vms-stale", "VMs stale"),
     ("hosts-up", "Hosts up"), ("hosts-stale", "Hosts stale"),
-    ("hosts-down", "Hosts down"), ("capacity", "Memory headroom"),
+    ("hosts-down", "Hosts down"), ("capacity", "Mem headroom"),
     ("migrations", "Migrations"), ("alerts", "Alerts firing"),
 )
 
