@@ -24,7 +24,7 @@ from console.migration_drain import drain
 from console.migration_plan import plan_drain, preflight
 from console.migration_state import MigrationState, summary_line
 from console.migrations import MigrationTracker
-from console.models import VM, FleetSnapshot, MigrationPhase
+from console.models import VM, FleetSnapshot, MigrationPhase, VMState
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_NOT_FOUND = 0, 1, 3, 4
 REFUSALS = {Code.OPERATION_IN_PROGRESS, Code.READ_ONLY, Code.NOT_CONFIRMED, Code.INVALID_STATE}
@@ -72,6 +72,8 @@ def add_parsers(sub: argparse._SubParsersAction, vm_sub: argparse._SubParsersAct
     recover = history_sub.add_parser(
         "recover", help="re-read unfinished migrations from the hosts and record their outcome")
     recover.add_argument("--json", action="store_true")
+    recover.add_argument("--follow", action="store_true",
+                         help="wait for still-running migrations to end")
     recover.set_defaults(func=cmd_recover)
 
 
@@ -124,6 +126,8 @@ def find_vm(snapshot: FleetSnapshot, name: str) -> VM:
     found = [vm for vm in snapshot.vms if vm.name == name or vm.id == name]
     if not found:
         raise NovaError(Code.VM_NOT_FOUND, name, "not in any answering source of this context")
+    if len(found) > 1:  # mid-migration the target lists the incoming (paused) half too
+        found = [vm for vm in found if vm.state is not VMState.MIGRATING] or found
     if len(found) > 1:
         raise NovaError(Code.VM_NOT_FOUND, name, "several VMs have that name, on "
                         + ", ".join(vm.host for vm in found) + "; give the UUID")
@@ -284,10 +288,14 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 async def _recover(args: argparse.Namespace) -> int:
     async with session(args) as s:
+        s.tracker.subscribe(_printer(args.json))
         found = await s.tracker.recover()
         if not found and not args.json:
             print("no unfinished migrations")
-        states = [await s.tracker.wait(state.id) for state in found]
+        waits = [asyncio.ensure_future(s.tracker.wait(state.id)) for state in found]
+        if waits:  # a finished or failed one settles at once; a running one only with --follow
+            await asyncio.wait(waits, timeout=None if args.follow else 5.0)
+        states = [s.tracker.get(state.id) or state for state in found]
         if args.json:
             json.dump([state_json(st) for st in states], sys.stdout, indent=2, default=str)
             print()
