@@ -11,8 +11,8 @@ it writes is read from the pty master and counted. Three phases:
 3. soak: cycling pages every `NOVACRON_SOAK_CYCLE_S` (default 20 s) for `NOVACRON_SOAK_S`
    (default 1800 s): RSS at the start of the soak vs the end, CPU use, bytes per minute.
 
-`run()` returns rows (label, measured, target, verdict). `NOVACRON_SOAK_CONTEXT` picks the
-context (default `demo`; `lab` when `novacron lab up` is running).
+`run()` returns rows (label, measured, target, verdict); `make bench ARGS=--quick` soaks 60 s.
+`NOVACRON_SOAK_CONTEXT` picks the context (default `demo`; `lab` when `novacron lab up` runs).
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def _verdict(ok: bool) -> str:
 
 
 def run() -> list[tuple[str, str, str, str]]:
-    soak_s = float(os.environ.get("NOVACRON_SOAK_S", "1800"))
+    quick = os.environ.get("NOVACRON_BENCH_QUICK") == "1"
+    soak_s = float(os.environ.get("NOVACRON_SOAK_S", "60" if quick else "1800"))
     cycle_s = float(os.environ.get("NOVACRON_SOAK_CYCLE_S", "20"))
     context = os.environ.get("NOVACRON_SOAK_CONTEXT", "demo")
     idle_s = min(60.0, max(20.0, soak_s / 10))
