@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Label, Static
 
-from console.migration_drain import DEFAULT_DRAIN_CONCURRENCY
+from console.migration_drain import DEFAULT_DRAIN_CONCURRENCY, drain
 from console.migration_plan import DrainPlan, plan_drain
 from screens.migrations import tracker_for
 
@@ -47,7 +47,9 @@ class DrainDialog(ModalScreen[bool]):
         border: thick $warning 60%; background: $surface; padding: 0 1; }
     DrainDialog .title { text-style: bold; }
     DrainDialog VerticalScroll { height: auto; max-height: 12; }
-    DrainDialog #concurrency { width: 24; }
+    DrainDialog #concurrency-row { height: auto; }
+    DrainDialog #concurrency-row Label { padding: 1 0; }
+    DrainDialog #concurrency { width: 10; }
     DrainDialog #buttons { height: auto; align-horizontal: right; }
     DrainDialog Button { margin-left: 2; }
     """
@@ -63,8 +65,9 @@ class DrainDialog(ModalScreen[bool]):
                          classes="title")
             with VerticalScroll():
                 yield Static(plan_text(self.plan))
-            yield Input(str(DEFAULT_DRAIN_CONCURRENCY), id="concurrency", type="integer",
-                        placeholder="at a time")
+            with Horizontal(id="concurrency-row"):
+                yield Label("migrations at a time: ")
+                yield Input(str(DEFAULT_DRAIN_CONCURRENCY), id="concurrency", type="integer")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button(f"Drain ({len(self.plan.moves)})", id="go", variant="warning",
@@ -89,13 +92,13 @@ def run_drain(app: Any, host: str, plan: DrainPlan, concurrency: int) -> None:
     """Start the drain in the background; a notification carries the summary at the end."""
     tracker = tracker_for(app)
 
-    async def drain() -> None:
+    async def run() -> None:
         summary = await drain(tracker, host, app.snapshot, concurrency=concurrency, plan=plan)
         severity = "information" if not summary.failed and not plan.unplaced else "error"
         app.notify("\n".join(summary.lines()), title=f"Drain of {host}", severity=severity,
                    timeout=15, markup=False)
 
-    app.run_worker(drain(), group="migrations", name=f"drain:{host}")
+    app.run_worker(run(), group="migrations", name=f"drain:{host}")
 
 
 def open_drain_dialog(app: Any, host: str) -> None:

@@ -58,3 +58,23 @@ async def test_running_card_then_cancel_moves_it_to_failed() -> None:
         assert [c.migration_id for c in failed] == [state.id]
         assert "cancelled" in card_text(final).plain
     assert world["u1"] == "h1"
+
+
+async def test_drain_dialog_runs_the_drain_and_reports() -> None:
+    from screens.drain_dialog import DrainDialog, open_drain_dialog
+
+    backends, snap, world = setup()
+    tracker = MigrationTracker(backends, poll_interval_s=0.01)
+    app = BoardApp(tracker)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.snapshot = snap  # type: ignore[attr-defined]
+        open_drain_dialog(app, "h1")
+        await pilot.pause()
+        assert isinstance(app.screen, DrainDialog)
+        assert len(app.screen.plan.moves) == 2
+        await pilot.click("#go")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if set(world.values()) == {"h2"} and not tracker.busy():
+                break
+        assert set(world.values()) == {"h2"}
