@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -46,7 +46,7 @@ class DrainDialog(ModalScreen[bool]):
     DrainDialog > Vertical { width: 76; max-width: 98%; height: auto; max-height: 98%;
         border: thick $warning 60%; background: $surface; padding: 0 1; }
     DrainDialog .title { text-style: bold; }
-    DrainDialog VerticalScroll { height: auto; max-height: 12; }
+    DrainDialog #plan { height: auto; max-height: 14; overflow-y: auto; }
     DrainDialog #concurrency-row { height: auto; }
     DrainDialog #concurrency-row Label { padding: 1 0; }
     DrainDialog #concurrency { width: 10; }
@@ -63,8 +63,7 @@ class DrainDialog(ModalScreen[bool]):
         with Vertical():
             yield Static(Text(f"Drain {self.host}: live-migrate every running VM off it"),
                          classes="title")
-            with VerticalScroll():
-                yield Static(plan_text(self.plan))
+            yield Static(plan_text(self.plan), id="plan")
             with Horizontal(id="concurrency-row"):
                 yield Label("migrations at a time: ")
                 yield Input(str(DEFAULT_DRAIN_CONCURRENCY), id="concurrency", type="integer")

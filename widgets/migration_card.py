@@ -75,7 +75,7 @@ def card_text(m: CardData) -> Text:
     text.append(f"{phase} ", style="bold")
     text.append(f"{m.percent:5.1f}% {bar(m.percent)}\n")
     p = m.progress
-    if p is not None:
+    if p is not None and p.data_total > 0:
         text.append(f"sent {human_bytes(p.data_processed)} / {human_bytes(p.data_total)}\n")
         text.append(f"left {human_bytes(p.data_remaining)}\n")
         if m.active:
