@@ -81,6 +81,7 @@ class MigrationsScreen(Screen[None]):
     MigrationsScreen .column-title { height: 1; text-style: bold; padding: 0 1;
         background: $panel; width: 1fr; }
     MigrationsScreen #board-summary { height: 1; color: $foreground-muted; padding: 0 1; }
+    MigrationsScreen VerticalScroll { scrollbar-size-vertical: 1; }
     """
 
     def __init__(self) -> None:

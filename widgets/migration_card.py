@@ -65,17 +65,34 @@ def bar(percent: float, width: int = BAR_WIDTH) -> str:
     return "█" * full + "░" * (width - full)
 
 
-def card_text(m: CardData) -> Text:
-    """The card's content (plain data in, styled text out; tested without an app)."""
+def short(n: float) -> str:
+    """'119M', '1.2G': sizes for a narrow card."""
+    return human_bytes(n).replace(" ", "").replace("iB", "").replace(".0", "")
+
+
+def card_text(m: CardData, width: int = 40) -> Text:
+    """The card's content (plain data in, styled text out; tested without an app).
+
+    Below 28 columns (four columns at 80x24) the figures use short units, two to a line.
+    """
+    compact = width < 28
     phase = str(getattr(m.phase, "value", m.phase))
     text = Text(no_wrap=False)
     text.append(m.vm_name, style="bold")
     text.append("\n")
     text.append(f"{m.source} → {m.target}\n")
     text.append(f"{phase} ", style="bold")
-    text.append(f"{m.percent:5.1f}% {bar(m.percent)}\n")
+    text.append(f"{m.percent:5.1f}%\n" if compact else f"{m.percent:5.1f}% {bar(m.percent)}\n")
+    if compact:
+        text.append(bar(m.percent, max(4, min(BAR_WIDTH, width - 2))) + "\n")
     p = m.progress
-    if p is not None and p.data_total > 0:
+    if p is not None and p.data_total > 0 and compact:
+        text.append(f"sent {short(p.data_processed)}/{short(p.data_total)}\n")
+        text.append(f"left {short(p.data_remaining)}\n")
+        if m.active:
+            text.append(f"{short(p.throughput_bps)}/s d {short(p.dirty_rate_bps)}/s\n")
+            text.append(f"iter {p.iteration} dt {p.expected_downtime_ms}ms\n")
+    elif p is not None and p.data_total > 0:
         text.append(f"sent {human_bytes(p.data_processed)} / {human_bytes(p.data_total)}\n")
         text.append(f"left {human_bytes(p.data_remaining)}\n")
         if m.active:
@@ -85,7 +102,8 @@ def card_text(m: CardData) -> Text:
         elapsed = p.elapsed_s if p is not None else m.duration_s
         eta = secs(m.eta_s) if m.eta_s is not None else (
             "∞" if any(w.startswith("will not converge") for w in m.warnings) else "-")
-        text.append(f"elapsed {secs(elapsed)} ETA {eta}\n")
+        text.append(f"{secs(elapsed)} ETA {eta}\n" if compact
+                    else f"elapsed {secs(elapsed)} ETA {eta}\n")
     else:
         text.append(f"took {secs(m.duration_s)}\n")
     for warning in m.warnings:
@@ -102,7 +120,7 @@ class MigrationCard(Static, can_focus=False):
     """A card; `selected` is drawn by the board with the `-selected` class."""
 
     DEFAULT_CSS = """
-    MigrationCard { border: round $panel-lighten-2; padding: 0 1; height: auto; margin-bottom: 1; }
+    MigrationCard { border: round $panel-lighten-2; padding: 0 0 0 1; height: auto; }
     MigrationCard.-selected { border: round $accent; }
     MigrationCard.-warn { border: round $warning; }
     MigrationCard.-selected.-warn { border: double $warning; }
@@ -115,6 +133,9 @@ class MigrationCard(Static, can_focus=False):
         self.data = data
         self.set_class(bool(data.warnings), "-warn")
 
+    def on_resize(self) -> None:
+        self.update(card_text(self.data, self.content_size.width))
+
     def show(self, data: CardData) -> None:
         if data is self.data:
             return
@@ -122,4 +143,4 @@ class MigrationCard(Static, can_focus=False):
         self.set_class(bool(data.warnings), "-warn")
         self.set_class(str(getattr(data.phase, "value", data.phase)) in ("failed", "cancelled"),
                        "-failed")
-        self.update(card_text(data))
+        self.update(card_text(data, self.content_size.width or 40))
