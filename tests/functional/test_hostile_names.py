@@ -86,7 +86,7 @@ async def test_table_detail_dialog_notification_audit(hostile: Path, tmp_path: P
         inert(lines)
         assert "[@click=app.quit]" in lines and "t[/]x[/bold]" in lines  # shown, not parsed
 
-        markup_vm = next(vm for vm in app.snapshot.vms if "click" in vm.name)
+        markup_vm = next(vm for vm in app.snapshot.vms if "[@click=app.quit]" in vm.name)
         inventory.table.move_to(markup_vm.key)
         await pilot.press("enter")  # detail
         await pilot.pause(0.3)
