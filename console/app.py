@@ -21,7 +21,7 @@ from console.dispatcher import Dispatcher, UnavailableAudit
 from console.fleet import Fleet
 from console.metrics import MetricsHistory
 from console.metrics_feed import PrometheusFeed
-from console.models import FleetSnapshot
+from console.models import Alert, FleetSnapshot
 from console.snapshot_keeper import SnapshotKeeper
 from screens.action_palette import ActionCommands
 from screens.audit import AuditScreen
@@ -38,6 +38,8 @@ from themes import DEFAULT_STATUS, THEMES, ThemeCommands, resolve_theme
 from widgets.resource_table import ResourceTable
 from widgets.status_header import HeaderState, SourceStatus
 from widgets.tile import Tile
+
+ALERTS_REFRESH_S = 10.0
 
 
 @dataclass
@@ -99,6 +101,8 @@ class NovaApp(App[None]):
         super().__init__()
         self.metrics_feed = metrics_feed
         """Prometheus charts and alerts, when the context has a Prometheus source."""
+        self.alerts: list[Alert] | None = None
+        """Firing alerts from the metrics feed (None: the context has no alert source)."""
         self.dispatcher = dispatcher
         """The one door to mutating calls; opened with the store at mount unless given."""
         self._store: object | None = None
@@ -133,9 +137,20 @@ class NovaApp(App[None]):
                 self.fleet_snapshot(self.fleet.snapshot)
             self.set_interval(self._keeper.every_s, self._save_snapshot)
         self.run_worker(recover_migrations(self), group="migrations", name="recover")
+        if self.metrics_feed is not None:
+            self.set_interval(ALERTS_REFRESH_S, self._refresh_alerts)
+            self.call_later(self._refresh_alerts)
         await self.switch_mode("inventory")
         self.fleet._on_snapshot = self.fleet_snapshot
         await self.fleet.start()
+
+    async def _refresh_alerts(self) -> None:
+        """Keep `alerts` current for the wall; a failing Prometheus keeps the last list."""
+        if self.metrics_feed is None:
+            return
+        alerts, error = await self.metrics_feed.alerts()
+        if not error:
+            self.alerts = alerts
 
     async def _save_snapshot(self) -> None:
         if self._keeper is not None:

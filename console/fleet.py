@@ -25,7 +25,8 @@ from console.models import FleetSnapshot, Host, HostState, SourceData, SourceHea
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_S = 60.0
+MAX_BACKOFF_S = 20.0
+"""Longest wait between polls of a failing source: a host that returns is seen within it."""
 CIRCUIT_OPEN_AFTER = 3
 """Consecutive failures after which a source is shown as down and polled at the slowest rate."""
 MIN_EVENT_GAP_S = 0.25

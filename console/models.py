@@ -56,7 +56,7 @@ class Host:
     memory_bytes: int = 0
     free_memory_bytes: int | None = None
     cpu_usage: float | None = None
-    """Fraction (0–1) of the host's CPUs busy since the previous poll, when known."""
+    """Fraction (0 to 1) of the host's CPUs busy since the previous poll, when known."""
     uri: str = ""
     stale: bool = False
     age_s: float = 0.0

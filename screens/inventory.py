@@ -173,7 +173,10 @@ class InventoryScreen(VMActions, Screen[None]):
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip()
         self._match = query.matcher(self.filter_text)
+        before = self.table.cursor_key
         self._rebuild()
+        if before is not None and before not in self._shown:
+            self.table.action_first()  # the VM under the cursor was filtered out: first match
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
