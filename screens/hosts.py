@@ -33,6 +33,7 @@ class HostsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort_next", "Sort", id="hosts.sort"),
         Binding("S", "sort_reverse", "Reverse", id="hosts.sort_reverse"),
+        Binding("D", "drain", "Drain", id="hosts.drain"),
     ]
 
     DEFAULT_CSS = """
@@ -90,6 +91,17 @@ class HostsScreen(Screen[None]):
         self.sort_column = SORT_ORDER[(SORT_ORDER.index(self.sort_column) + 1) % len(SORT_ORDER)]
         self.sort_reverse = False
         self._redraw()
+
+    def action_drain(self) -> None:
+        """Live-migrate every running VM off the selected host (a dialog plans and confirms;
+        the dispatcher refuses it in read-only mode)."""
+        from screens.drain_dialog import open_drain_dialog
+
+        key = self.table.cursor_key
+        host = next((c.host for c in self._capacity
+                     if f"{c.host.backend}/{c.host.name}" == key), None)
+        if host is not None:
+            open_drain_dialog(self.app, host.name)
 
     def action_sort_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
