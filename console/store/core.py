@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -83,6 +86,21 @@ class StoreCore:
                           str(exc))
 
 
+async def _switch_to_wal(conn: aiosqlite.Connection) -> Any:
+    """`PRAGMA journal_mode = WAL`, retried: on a fresh file another console may be switching
+    it at the same moment, and SQLite then answers "database is locked" at once, without
+    waiting for busy_timeout (it would otherwise risk a deadlock)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor = await conn.execute("PRAGMA journal_mode = WAL")
+            return await cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(random.uniform(0.01, 0.05))
+
+
 async def connect(path: Path) -> aiosqlite.Connection:
     """Open `path` with the pragmas every connection needs (autocommit: we issue BEGIN)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +108,7 @@ async def connect(path: Path) -> aiosqlite.Connection:
     try:
         # busy_timeout first: switching to WAL needs a lock another console may hold.
         await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor = await conn.execute("PRAGMA journal_mode = WAL")
-        row = await cursor.fetchone()
+        row = await _switch_to_wal(conn)
         if row is None or str(row[0]).lower() != "wal":
             raise sqlite3.OperationalError(f"journal_mode is {row[0] if row else '?'}, not wal")
         await conn.execute("PRAGMA synchronous = FULL")

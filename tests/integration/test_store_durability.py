@@ -116,7 +116,9 @@ def test_two_writers_at_once_lose_nothing(tmp_path: Path) -> None:
     deadline = time.monotonic() + 30
     while not all((tmp_path / f"ready-{label}").exists() for label in writers):
         assert time.monotonic() < deadline, "writers never got ready"
-        assert all(w.poll() is None for w in writers.values()), "a writer died while opening"
+        for label, w in writers.items():
+            if w.poll() is not None:
+                raise AssertionError(f"writer {label} died while opening: {w.communicate()[1]}")
         time.sleep(0.01)
     go.touch()
 
