@@ -14,12 +14,24 @@ from console.errors import NovaError
 from console.metrics import Point
 from console.models import Alert
 
-CHART_TEMPLATES = {
-    ("vm", "cpu"): "vm_cpu_used",
-    ("vm", "memory"): "vm_memory_used",
-    ("host", "cpu"): "host_cpu_used",
-    ("host", "memory"): "host_memory_used",
+CHART_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("vm", "cpu"): ("vm_cpu_used",),
+    ("vm", "memory"): ("vm_memory_used",),
+    ("vm", "disk"): ("vm_disk_read", "vm_disk_write"),
+    ("vm", "net"): ("vm_net_rx", "vm_net_tx"),
+    ("host", "cpu"): ("host_cpu_used",),
+    ("host", "memory"): ("host_memory_used",),
 }
+"""The templates whose sum makes each chart (disk and network: both directions)."""
+
+
+def sum_series(lines: list[tuple[tuple[float, float], ...]]) -> tuple[Point, ...]:
+    """Add series point by point on their shared timestamps (range queries align them)."""
+    totals: dict[float, float] = {}
+    for points in lines:
+        for t, v in points:
+            totals[t] = totals.get(t, 0.0) + v
+    return tuple(Point(t, v) for t, v in sorted(totals.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,20 +60,21 @@ class PrometheusFeed:
                     cpus: int = 0) -> FeedResult:
         """Points for one target; CPU is a fraction of `cpus` when given (cores otherwise)."""
         kind, ident = split_target(target)
-        template = CHART_TEMPLATES.get((kind, metric))
-        if template is None:
-            return FeedResult(error=f"no {metric} chart for {kind}")
+        templates = CHART_TEMPLATES.get((kind, metric))
+        if templates is None:
+            return FeedResult()  # e.g. no host disk chart: nothing to draw, nothing wrong
+        lines = []
         try:
-            series = await self.backend.range(
-                template, window_s, vm_id=ident if kind == "vm" else None,
-                host=ident if kind == "host" else None)
+            for template in templates:
+                series = await self.backend.range(
+                    template, window_s, vm_id=ident if kind == "vm" else None,
+                    host=ident if kind == "host" else None)
+                if series:
+                    lines.append(series[0].points)
         except NovaError as exc:
             return FeedResult(error=str(exc))
-        if not series:
-            return FeedResult()
         scale = 1.0 / cpus if metric == "cpu" and cpus else 1.0
-        points = tuple(Point(t, v * scale) for t, v in series[0].points)
-        return FeedResult(points=points)
+        return FeedResult(points=tuple(Point(p.t, p.value * scale) for p in sum_series(lines)))
 
     async def alerts(self) -> tuple[list[Alert], str]:
         try:

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
@@ -64,7 +64,7 @@ class MetricsScreen(Screen[None]):
     MetricsScreen #alerts { height: 7; }
     MetricsScreen #charts { width: 3fr; padding: 0 1; }
     MetricsScreen .chart-title { color: $foreground-muted; height: 1; }
-    MetricsScreen Plot { height: 4; margin-bottom: 1; }
+    MetricsScreen Plot { height: 3; margin-bottom: 1; }
     MetricsScreen #metrics-source { height: 1; color: $foreground-muted; padding: 0 1; }
     """
 
@@ -81,12 +81,16 @@ class MetricsScreen(Screen[None]):
             with Vertical(id="left"):
                 yield ResourceTable(TARGET_COLUMNS, id="targets")
                 yield ResourceTable(ALERT_COLUMNS, id="alerts")
-            with Vertical(id="charts"):
+            with VerticalScroll(id="charts"):
                 yield Label("", id="chart-target")
                 yield Label("CPU", classes="chart-title", id="cpu-title")
                 yield Plot(low=0.0, high=1.0, id="cpu-chart")
                 yield Label("Memory", classes="chart-title", id="mem-title")
                 yield Plot(low=0.0, high=None, id="mem-chart")
+                yield Label("Disk I/O", classes="chart-title", id="disk-title")
+                yield Plot(low=0.0, high=None, id="disk-chart")
+                yield Label("Network I/O", classes="chart-title", id="net-title")
+                yield Plot(low=0.0, high=None, id="net-chart")
         yield Label("", id="metrics-source")
         yield Footer()
 
@@ -149,7 +153,7 @@ class MetricsScreen(Screen[None]):
             return
         errors = []
         if target is not None:
-            for metric in ("cpu", "memory"):
+            for metric in ("cpu", "memory", "disk", "net"):
                 result = await feed.chart(target, metric, self.window_s, cpus=self._cpus(target))
                 if result.error:
                     errors.append(result.error)
@@ -191,6 +195,12 @@ class MetricsScreen(Screen[None]):
         self.query_one("#mem-title", Label).update(Text(mem_text))
         self.query_one("#cpu-chart", Plot).data = tuple(p.value for p in cpu)
         self.query_one("#mem-chart", Plot).data = tuple(p.value for p in mem)
+        for metric, label in (("disk", "Disk I/O"), ("net", "Network I/O")):
+            points, _source = self._points(target, metric)
+            now_text = f"now {human_bytes(points[-1].value)}/s" if points else (
+                "no data (Prometheus only)" if self.feed is None else "no data")
+            self.query_one(f"#{metric}-title", Label).update(Text(f"{label}  {now_text}"))
+            self.query_one(f"#{metric}-chart", Plot).data = tuple(p.value for p in points)
 
     def _draw_source(self) -> None:
         window_name, _ = WINDOWS[self.window_index]
