@@ -39,6 +39,9 @@ class Series:
     def window(self, seconds: float, now: float) -> list[Point]:
         return [p for p in self._points if p.t >= now - seconds]
 
+    def points(self) -> tuple[Point, ...]:
+        return tuple(self._points)
+
     def last(self) -> float | None:
         return self._points[-1].value if self._points else None
 
@@ -60,6 +63,13 @@ class MetricsHistory:
         if key not in self._series:
             self._series[key] = Series(self._maxlen)
         return self._series[key]
+
+    def tail(self, target: str, metric: str, n: int) -> list[float]:
+        """The last `n` values of a series, without creating one (100k VMs, most with none)."""
+        series = self._series.get((target, metric))
+        if series is None:
+            return []
+        return [p.value for p in list(series.points())[-n:]]
 
     def targets(self) -> Iterable[str]:
         return {target for target, _metric in self._series}

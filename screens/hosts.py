@@ -13,6 +13,7 @@ from textual.widgets import Footer, Label
 from console.capacity import HostCapacity, host_capacity
 from console.models import FleetSnapshot
 from screens.rows import HOST_COLUMNS, host_row
+from widgets.format import sparkline
 from widgets.resource_table import ResourceTable
 from widgets.status_header import StatusHeader
 
@@ -71,7 +72,11 @@ class HostsScreen(Screen[None]):
         sort = ({"memory": "mem_bar"}.get(self.sort_column, self.sort_column), self.sort_reverse)
         same_sort = (table.sort_column, table.sort_reverse) == sort
         table.sort_column, table.sort_reverse = sort
-        rows = [host_row(c) for c in caps]
+        history = getattr(self.app, "metrics", None)
+        ascii_only = getattr(self.app, "ascii", False)
+        rows = [host_row(c, sparkline(history.tail(f"host:{c.host.name}", "cpu", 8),
+                                      ascii_only=ascii_only) if history else "")
+                for c in caps]
         if same_sort and table.row_keys() == [row.key for row in rows]:
             table.update_rows(rows)  # same hosts, same order: redraw only changed lines
         else:

@@ -16,6 +16,7 @@ from console import query
 from console.models import VM, FleetSnapshot
 from screens.rows import VM_COLUMNS, vm_row
 from screens.run_action import VMActions, target_of
+from widgets.format import sparkline
 from widgets.resource_table import ResourceTable, Row
 from widgets.status_header import StatusHeader
 
@@ -82,7 +83,7 @@ class InventoryScreen(VMActions, Screen[None]):
         changed = [vm for key, vm in new.items() if old.get(key) != vm]
         self._vms = new
         for vm in changed:
-            self._rows[vm.key] = vm_row(vm)
+            self._rows[vm.key] = vm_row(vm, self._cpu_trend(f"vm:{vm.key}"))
         if new.keys() != old.keys():
             for gone in old.keys() - new.keys():
                 self._rows.pop(gone, None)
@@ -95,6 +96,14 @@ class InventoryScreen(VMActions, Screen[None]):
         else:
             self.table.update_rows(self._rows[vm.key] for vm in changed)
             self._update_summary()
+
+    def _cpu_trend(self, target: str) -> str:
+        """Sparkline of the target's recent CPU use, from the app's metrics history."""
+        history = getattr(self.app, "metrics", None)
+        if history is None:
+            return ""
+        return sparkline(history.tail(target, "cpu", 8),
+                         ascii_only=getattr(self.app, "ascii", False))
 
     def _rebuild(self) -> None:
         """Filter and sort everything again (rows are reused, only order is recomputed)."""

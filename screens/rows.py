@@ -16,6 +16,7 @@ VM_COLUMNS = (
     Column("tags", "TAGS", 0, min_width=12, drop=5),
     Column("backend", "BACKEND", 12, drop=6),
     Column("age", "AGE", 5, align="right", drop=4),
+    Column("cpu_trend", "CPU", 8, drop=7),
 )
 
 _STATUS = {
@@ -30,8 +31,10 @@ _STATUS = {
 }
 
 
-def vm_row(vm: VM) -> Row:
-    """One inventory row. Stale rows show their age; fresh ones show '-' (just polled)."""
+def vm_row(vm: VM, cpu_trend: str = "") -> Row:
+    """One inventory row. Stale rows show their age; fresh ones show '-' (just polled).
+
+    `cpu_trend` is a sparkline of recent CPU use (empty when the source reports none)."""
     state = vm.state.value + ("?" if vm.stale else "")
     return Row(
         key=vm.key,
@@ -44,6 +47,7 @@ def vm_row(vm: VM) -> Row:
             ",".join(vm.tags),
             vm.backend,
             human_duration(vm.age_s) if vm.stale else "-",
+            cpu_trend,
         ),
         status=_STATUS.get(vm.state, ""),
         stale=vm.stale,
@@ -61,6 +65,7 @@ HOST_COLUMNS = (
     Column("cpu_used", "CPU USED", 14, bar=True, drop=4),
     Column("mem_used", "MEM USED", 14, bar=True, drop=5),
     Column("headroom", "MEM FREE", 10, align="right", drop=1),
+    Column("cpu_trend", "CPU TREND", 10, drop=6),
 )
 
 _HOST_STATUS = {"up": "running", "stale": "stale", "down": "error"}
@@ -70,7 +75,7 @@ def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-def host_row(cap: HostCapacity) -> Row:
+def host_row(cap: HostCapacity, cpu_trend: str = "") -> Row:
     """One hosts-screen row: allocation vs capacity, use, and what is left."""
     host = cap.host
     used_ratio = None
@@ -89,6 +94,7 @@ def host_row(cap: HostCapacity) -> Row:
             _ratio(host.cpu_usage),
             _ratio(used_ratio),
             human_bytes(cap.memory_headroom),
+            cpu_trend,
         ),
         status=_HOST_STATUS.get(host.state.value, ""),
         stale=host.stale,

@@ -46,3 +46,21 @@ def coarse_age(seconds: float | None) -> str:
     if s < 60:
         return f"{s // 10 * 10}s"
     return human_duration(s)
+
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_ASCII = "_.-=^"
+
+
+def sparkline(values: list[float], width: int = 8, *, low: float = 0.0, high: float = 1.0,
+              ascii_only: bool = False) -> str:
+    """The last `width` values as one line of blocks on a fixed scale ('' when no data)."""
+    if not values:
+        return ""
+    blocks = SPARK_ASCII if ascii_only else SPARK_BLOCKS
+    span = (high - low) or 1.0
+    chars = []
+    for value in values[-width:]:
+        level = max(0.0, min(1.0, (value - low) / span))
+        chars.append(blocks[min(len(blocks) - 1, int(level * len(blocks)))])
+    return "".join(chars)
