@@ -12,8 +12,7 @@ Cells are plain strings rendered as `Segment`s: no markup is ever interpreted.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Literal, NamedTuple
+from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -26,32 +25,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from widgets.table_model import Column, Row, layout_columns, merge_segments
+
+__all__ = ["Column", "ResourceTable", "Row"]
+
 STATUS_CLASSES = ("running", "stopped", "paused", "migrating", "error", "stale")
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column. `width=0` makes it flexible; higher `drop` is dropped first when narrow."""
-
-    key: str
-    label: str
-    width: int = 0
-    min_width: int = 6
-    align: Literal["left", "right"] = "left"
-    drop: int = 0
-    status: bool = False
-    """Colour this column's cell with the row's status style."""
-    bar: bool = False
-    """The cell is a ratio ("0.63", or "" when unknown) drawn as a bar with its percentage."""
-
-
-class Row(NamedTuple):
-    """One row: its key, its cells in column order, its status class, and whether stale."""
-
-    key: str
-    cells: tuple[str, ...]
-    status: str = ""
-    stale: bool = False
 
 
 class ResourceTable(ScrollView, can_focus=True):
@@ -322,26 +300,7 @@ class ResourceTable(ScrollView, can_focus=True):
         self._scroll_to_cursor()
 
     def _layout_columns(self, width: int) -> None:
-        """Choose visible columns (dropping the highest `drop` first) and their widths."""
-        visible = list(range(len(self.columns)))
-
-        def needed(indices: list[int]) -> int:
-            return sum((self.columns[i].width or self.columns[i].min_width) + 1 for i in indices)
-
-        while len(visible) > 1 and needed(visible) > width:
-            worst = max(visible, key=lambda i: (self.columns[i].drop, i))
-            if self.columns[worst].drop == 0:
-                break
-            visible.remove(worst)
-        fixed = sum(self.columns[i].width + 1 for i in visible if self.columns[i].width)
-        flex = [i for i in visible if not self.columns[i].width]
-        spare = max(0, width - fixed - len(flex))
-        widths = {}
-        for n, i in enumerate(flex):
-            share = spare // len(flex) + (1 if n < spare % len(flex) else 0)
-            widths[i] = max(self.columns[i].min_width, share)
-        self._visible = visible
-        self._widths = [self.columns[i].width or widths[i] for i in visible]
+        self._visible, self._widths = layout_columns(self.columns, width)
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -417,7 +376,7 @@ class ResourceTable(ScrollView, can_focus=True):
             used += cell_width + 1
         if used < width:
             segments.append(Segment(" " * (width - used), style))
-        return Strip(_merge(segments), width).crop(0, width)
+        return Strip(merge_segments(segments), width).crop(0, width)
 
     def _bar(self, value: str, width: int, style: Style) -> list[Segment]:
         """A bar of `width` cells: filled blocks coloured by level, then the percentage."""
@@ -439,14 +398,3 @@ class ResourceTable(ScrollView, can_focus=True):
             Segment(set_cell_size(" " + label, width - bar_width), style),
         ]
 
-
-def _merge(segments: list[Segment]) -> list[Segment]:
-    """Join neighbouring segments of one style: the terminal then gets one colour change per
-    run instead of one per cell (a row is ~300 bytes instead of ~800)."""
-    merged: list[Segment] = []
-    for segment in segments:
-        if merged and merged[-1].style == segment.style:
-            merged[-1] = Segment(merged[-1].text + segment.text, segment.style)
-        else:
-            merged.append(segment)
-    return merged
