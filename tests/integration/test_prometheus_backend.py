@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -24,21 +24,9 @@ except ImportError:  # pytest's default import mode puts tests/integration itsel
 
 pytestmark = pytest.mark.integration
 
-FLEET = pf.Fleet()
+FLEET = pf.Fleet()  # the same fleet the shared `prometheus` fixture (conftest) serves
 STATE_OF = {1: VMState.RUNNING, 2: VMState.RUNNING, 3: VMState.PAUSED, 6: VMState.CRASHED,
             7: VMState.SUSPENDED}
-
-
-@pytest.fixture(scope="module")
-def prometheus() -> Iterator[pf.PrometheusServer]:
-    with pf.backfilled_prometheus(FLEET) as server:
-        yield server
-
-
-@pytest.fixture
-def proxied(prometheus: pf.PrometheusServer) -> Iterator[tuple[str, pf.Traffic]]:
-    with pf.counting_proxy(prometheus.url) as (url, traffic):
-        yield url, traffic
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ real proxy), and the metrics screen lists the alerts Prometheus reports as firin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,19 +24,7 @@ except ImportError:  # pytest's default import mode puts tests/integration itsel
 
 pytestmark = pytest.mark.integration
 
-FLEET = pf.Fleet()
-
-
-@pytest.fixture(scope="module")
-def prometheus() -> Iterator[pf.PrometheusServer]:
-    with pf.backfilled_prometheus(FLEET) as server:
-        yield server
-
-
-@pytest.fixture
-def proxied(prometheus: pf.PrometheusServer) -> Iterator[tuple[str, pf.Traffic]]:
-    with pf.counting_proxy(prometheus.url) as (url, traffic):
-        yield url, traffic
+FLEET = pf.Fleet()  # the same fleet the shared `prometheus` fixture (conftest) serves
 
 
 @pytest.fixture(autouse=True)
