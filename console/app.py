@@ -141,7 +141,7 @@ class NovaApp(App[None]):
             self.set_interval(ALERTS_REFRESH_S, self._refresh_alerts)
             self.call_later(self._refresh_alerts)
         await self.switch_mode("inventory")
-        self.fleet._on_snapshot = self.fleet_snapshot
+        self.fleet.on_snapshot(self.fleet_snapshot)
         await self.fleet.start()
 
     async def _refresh_alerts(self) -> None:

@@ -88,6 +88,10 @@ class Fleet:
         if initial is not None:
             self.restore(initial)
 
+    def on_snapshot(self, callback: Callable[[FleetSnapshot], None] | None) -> None:
+        """Call `callback` (on the fleet's loop) with every new snapshot; None stops it."""
+        self._on_snapshot = callback
+
     @property
     def snapshot(self) -> FleetSnapshot:
         return self._snapshot
