@@ -59,6 +59,7 @@ class MigrationTracker:
         door: Door | None = None,
         poll_interval_s: float = 1.0,
         stall_after_s: float = 30.0,
+        settle_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._backends = backends
@@ -67,6 +68,7 @@ class MigrationTracker:
         self._door = door or _direct
         self.poll_interval_s = poll_interval_s
         self.stall_after_s = stall_after_s
+        self.settle_s = settle_s
         self._clock = clock
         self._states: dict[str, MigrationState] = {}
         self._meters: dict[str, ProgressMeter] = {}
@@ -293,37 +295,62 @@ class MigrationTracker:
         return found
 
     async def _reread(self, migration_id: str) -> MigrationState:
+        """Follow the source's job while there is one, then settle from where the guest is.
+
+        The hosts pass through in-between states at the end of a migration (job gone but the
+        source domain not yet undefined, the target still paused for the hand-over, a lookup
+        racing the undefine), so an inconclusive answer is asked again until `settle_s`.
+        """
+        deadline = self._clock() + self.settle_s
+        while True:
+            await self._follow_source_job(migration_id)
+            outcome = await self._observe(migration_id)
+            if outcome is not None or self._clock() >= deadline:
+                break
+            await asyncio.sleep(self.poll_interval_s)
+        if outcome is None:  # still unknown: leave the record open for the next restart
+            why = self._states[migration_id].warnings or ("the hosts did not settle",)
+            return self._set(dataclasses.replace(self._states[migration_id], warnings=why))
+        return await self._finish(migration_id, outcome.error)
+
+    async def _follow_source_job(self, migration_id: str) -> None:
         state = self._states[migration_id]
         try:
             source = self._migrator(state.source_backend)
             while (sample := await source.migration_progress(state.vm_id)) is not None:
                 meter = self._meters[migration_id]
                 meter.update(sample, self._clock())
-                state = self._set(dataclasses.replace(
+                self._set(dataclasses.replace(
                     self._states[migration_id], phase=sample.phase, progress=sample,
                     percent=meter.percent, eta_s=meter.eta_s, warnings=meter.warnings))
                 await asyncio.sleep(self.poll_interval_s)
         except NovaError as err:  # gone from the source is an answer too; else ask both hosts
             if err.kind is not Code.VM_NOT_FOUND:
                 log.warning("re-reading %s: %s", migration_id, err)
-        return await self._settle(migration_id)
 
-    async def _settle(self, migration_id: str) -> MigrationState:
-        """Decide the outcome from where the guest is now."""
+    async def _observe(self, migration_id: str) -> _Outcome | None:
+        """The outcome from where the guest is now; None while the hosts are in between."""
         state = self._states[migration_id]
         try:
             src = await self._presence(state.source_backend, state.vm_id)
             dst = await self._presence(state.target_backend, state.vm_id)
         except NovaError as err:
-            return self._set(dataclasses.replace(
-                state, warnings=(f"outcome unknown: {err}",)))
-        error = None
-        if not (dst.active and not dst.migrating_in and not (src.active and not src.post_copy)):
-            where = ("still on the source" if src.active else
-                     "on neither host" if not dst.present else "not running on the target")
-            error = NovaError(Code.BACKEND_ERROR, state.vm_name, f"the migration did not "
-                              f"complete: the guest is {where}")
-        return await self._finish(migration_id, error)
+            log.info("re-reading %s: a host did not answer yet: %s", migration_id, err)
+            self._set(dataclasses.replace(state, warnings=(f"outcome unknown: {err}",)))
+            return None
+        if src.migrating_out or dst.migrating_in or (src.active and dst.active):
+            return None  # the job is still being handed over
+        if dst.active:
+            return _Outcome(None)
+        where = ("still on the source" if src.active else
+                 "on neither host" if not dst.present else "not running on the target")
+        return _Outcome(NovaError(Code.BACKEND_ERROR, state.vm_name,
+                                  f"the migration did not complete: the guest is {where}"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Outcome:
+    error: NovaError | None
 
 
 def in_progress(vm_name: str, why: str) -> NovaError:

@@ -274,11 +274,16 @@ class MigrationMixin:
 
     def _presence_sync(self, vm_id: str) -> DomainPresence:
         try:
-            dom = self.connection().lookupByUUIDString(vm_id)
+            return self._presence_of(self.connection().lookupByUUIDString(vm_id))
         except libvirt.libvirtError as err:
+            # Also when the domain is undefined between the lookup and the reads that follow
+            # (the end of a migration away from this host).
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return DomainPresence(present=False)
             raise
+
+    @staticmethod
+    def _presence_of(dom: libvirt.virDomain) -> DomainPresence:
         state, reason = dom.state()
         active = bool(dom.isActive())
         operation = None
@@ -289,7 +294,7 @@ class MigrationMixin:
                     operation = int(stats.get("operation", -1))
         incoming = (state == libvirt.VIR_DOMAIN_PAUSED
                     and reason == libvirt.VIR_DOMAIN_PAUSED_MIGRATION
-                    and operation == libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN)
+                    and operation != libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
         return DomainPresence(
             present=True, active=active,
             state=vm_state(state, reason) if active else VMState.STOPPED,

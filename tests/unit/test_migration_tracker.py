@@ -155,3 +155,62 @@ async def test_drain_moves_everything() -> None:
     assert len(summary.moved) == 2 and not summary.failed
     assert set(world.values()) == {"h2"}
     assert "2 moved" in summary.lines()[0]
+
+
+class HandOverHost(FakeHost):
+    """A target that first fails to answer, then shows the guest on both hosts, then settles."""
+
+    def __init__(self, name: str, world: dict[str, str], answers: list[str]) -> None:
+        super().__init__(name, world)
+        self.answers = answers
+
+    async def presence(self, vm_id: str) -> DomainPresence:
+        answer = self.answers.pop(0) if self.answers else "here"
+        if answer == "error":
+            raise NovaError(Code.HOST_UNREACHABLE, self.name, "lookup raced the undefine")
+        if answer == "both":
+            self.world[vm_id] = self.name
+            return DomainPresence(present=True, active=True, state=VMState.RUNNING)
+        return await super().presence(vm_id)
+
+
+async def test_recover_waits_through_the_hand_over_instead_of_guessing() -> None:
+    world = {"u1": "h1"}
+    source = FakeHost("h1", world)
+    source_presence = source.presence
+    calls: list[bool] = []
+
+    async def source_still_running_once(vm_id: str) -> DomainPresence:
+        if not calls:  # first answer: the guest is still active on the source too
+            calls.append(True)
+            return DomainPresence(present=True, active=True, state=VMState.RUNNING)
+        return await source_presence(vm_id)
+
+    source.presence = source_still_running_once  # type: ignore[method-assign]
+    target = HandOverHost("h2", world, ["error", "both"])
+    backends = {"h1": source, "h2": target}
+    store = MemoryStore()
+    await store.record_migration_start(context="t", vm_id="u1", vm_name="vm-u1", source="h1",
+                                       target="h2", job_id="a")
+    tracker = MigrationTracker(backends, context="t", history=History(store, lambda: backends),
+                               poll_interval_s=0.01, settle_s=5)
+    await tracker.recover()
+    final = await tracker.wait("a")
+    assert final.phase is MigrationPhase.DONE, final
+    assert not target.answers  # it asked again after the error and after the in-between answer
+    assert not await store.unfinished_migrations()
+
+
+async def test_recover_that_never_settles_leaves_the_record_open_and_says_why() -> None:
+    world = {"u1": "h1"}
+    target = HandOverHost("h2", world, ["error"] * 1000)
+    backends = {"h1": FakeHost("h1", world), "h2": target}
+    store = MemoryStore()
+    await store.record_migration_start(context="t", vm_id="u1", vm_name="vm-u1", source="h1",
+                                       target="h2", job_id="a")
+    tracker = MigrationTracker(backends, context="t", history=History(store, lambda: backends),
+                               poll_interval_s=0.01, settle_s=0.1)
+    await tracker.recover()
+    final = await tracker.wait("a")
+    assert final.active and "outcome unknown" in final.warnings[0]
+    assert len(await store.unfinished_migrations()) == 1  # the next restart asks again
