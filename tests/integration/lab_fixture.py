@@ -21,7 +21,7 @@ import pytest
 from console.lab import Lab, preflight
 
 TEST_ROOT = Path(os.environ.get("NOVACRON_TEST_LAB_ROOT", "/var/lib/novacron-lab-test"))
-PORT_OFFSET = 100
+PORT_OFFSET = int(os.environ.get("NOVACRON_TEST_LAB_PORT_OFFSET", "100"))
 HOSTS = 3
 VMS_PER_HOST = 4
 
