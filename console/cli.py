@@ -170,10 +170,11 @@ def ascii_only(settings_ascii: bool) -> bool:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from console.app import NovaApp, WallApp
+    from console.app import NovaApp
     from console.fleet import Fleet
     from console.metrics_feed import PrometheusFeed
     from console.sources import build_backends, build_metrics
+    from console.wall_app import WallApp
 
     settings, _ = load_settings(None if not args.config else __import__("pathlib").Path(args.config))
     name, context, read_only = _settings_and_context(args)

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from console import actions
-from console.app import NovaApp, WallApp
+from console.app import NovaApp
 from console.config import demo_context
 from console.fleet import Fleet
 from console.models import FleetSnapshot, Host, HostState, SourceHealth, VMState
 from console.sources import build_backends
+from console.wall_app import WallApp
 from screens.wall import WallScreen, is_problem, summarize
 from widgets.tile import Tile, ascii_digits
 
