@@ -24,6 +24,7 @@ from console.errors import Code, NovaError
 from console.models import VM, Host
 
 from . import events
+from .addresses import AddressBook
 from .errors import CONNECTION_CODES, translate
 from .migration import MigrationMixin
 from .parse import DomainDetails, domain_details, host_arch, host_from_info, vm_from_stats
@@ -40,6 +41,10 @@ STATS = (
 )
 STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 """NOWAIT: a domain inside a migration job would otherwise block the whole call for ~30 s."""
+
+HAS_LEASE_STATES = frozenset({libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED,
+                              libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_SHUTDOWN})
+"""Domain states in which a guest holds its DHCP lease (so asking for addresses makes sense)."""
 
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_COUNT = 3
@@ -80,6 +85,7 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
         self._conn: libvirt.virConnect | None = None
         self._conn_lock = threading.Lock()
         self._details: dict[str, DomainDetails] = {}
+        self._addresses = AddressBook()
         self._on_change: list[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = []
         self._event_callback_id: int | None = None
         self._cpu_sample: tuple[float, int, int] | None = None
@@ -200,18 +206,20 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
 
     def _read_vms(self) -> list[VM]:
         conn = self.connection()
-        records = conn.getAllDomainStats(STATS, STATS_FLAGS)
-        seen: set[str] = set()
+        records = [(dom, dom.UUIDString(), stats)
+                   for dom, stats in conn.getAllDomainStats(STATS, STATS_FLAGS)]
+        seen = {uuid for _dom, uuid, _stats in records}
+        self._addresses.new_poll(seen)
         vms: list[VM] = []
-        for dom, stats in records:
-            uuid = dom.UUIDString()
-            seen.add(uuid)
+        for dom, uuid, stats in records:
             details = self._details.get(uuid)
             if details is None:
                 details = domain_details(dom.XMLDesc(0))
                 self._details[uuid] = details
+            running = int(stats.get("state.state", 0)) in HAS_LEASE_STATES
+            addresses = self._addresses.addresses(dom, uuid, running=running, has_nic=bool(details.macs))
             vms.append(vm_from_stats(uuid=uuid, name=dom.name(), stats=stats, details=details,
-                                     host=self.host_name, backend=self.name))
+                                     host=self.host_name, backend=self.name, addresses=addresses))
         for gone in self._details.keys() - seen:
             del self._details[gone]
         return vms

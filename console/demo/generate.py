@@ -71,6 +71,19 @@ def domain_xml(rng: random.Random, name: str, role: tuple[str, str, int, int, in
 """
 
 
+def network_xml(subnet: int) -> str:
+    """The host's `default` NAT network: the test driver answers address lookups from it."""
+    return f"""  <network>
+    <name>default</name>
+    <bridge name='virbr0'/>
+    <forward mode='nat'/>
+    <ip address='10.20.{subnet}.1' netmask='255.255.255.0'>
+      <dhcp><range start='10.20.{subnet}.10' end='10.20.{subnet}.250'/></dhcp>
+    </ip>
+  </network>
+"""
+
+
 def host_xml(rng: random.Random, host: tuple[str, int, int, str], counter: dict[str, int],
              count: int) -> str:
     name, cpus, mem_gib, model = host
@@ -96,7 +109,7 @@ def host_xml(rng: random.Random, host: tuple[str, int, int, str], counter: dict[
     <threads>2</threads>
   </cpu>
   <memory>{mem_gib * 1024 * 1024}</memory>
-{"".join(domains)}</node>
+{"".join(domains)}{network_xml(HOSTS.index(host) + 1)}</node>
 """
 
 
