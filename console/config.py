@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import string
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from platformdirs import user_config_path, user_state_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from console import demo
@@ -49,6 +50,69 @@ class PrometheusSource(_Strict):
     window: str = Field("5m", description="rate() window for CPU and I/O queries.")
     queries: dict[str, str] = Field(default_factory=dict,
                                     description="PromQL template overrides by metric name.")
+    host_uri: str | None = Field(None, description=(
+        "libvirt URI template for acting on a VM of the inventory: `{host}` is the value of "
+        "the host label, e.g. qemu+ssh://{host}/system."))
+    host_uris: dict[str, str] = Field(default_factory=dict, description=(
+        "libvirt URI per host (the host label's value); wins over `host_uri`."))
+
+    @field_validator("host_uri")
+    @classmethod
+    def _template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        _needs_inventory("host_uri", info)
+        try:
+            fields = {field for _, field, _, _ in string.Formatter().parse(value)
+                      if field is not None}
+        except ValueError as exc:
+            raise ValueError(f"host_uri {value!r} is not a valid template ({exc}); "
+                             "write it like qemu+ssh://{host}/system") from exc
+        if fields != {"host"}:
+            other = sorted(fields - {"host"})
+            problem = f"has other fields {other}" if other else "has no {host}"
+            raise ValueError(f"host_uri {problem}: it takes exactly one field, {{host}}, the "
+                             "value of the host label; e.g. qemu+ssh://{host}/system, or list "
+                             "each host under host_uris")
+        _refuse_unsafe("host_uri", value)
+        return value
+
+    @field_validator("host_uris")
+    @classmethod
+    def _per_host(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if value:
+            _needs_inventory("host_uris", info)
+        for host, uri in value.items():
+            if not host or not uri:
+                raise ValueError(f"host_uris: empty host name or URI ({host!r} = {uri!r})")
+            _refuse_unsafe(f"host_uris.{host}", uri)
+        return value
+
+    def libvirt_uri(self, host: str) -> str | None:
+        """The libvirt URI to act on `host`: `host_uris[host]`, else the template filled in,
+        else None (this source cannot act on that host)."""
+        if host in self.host_uris:
+            return self.host_uris[host]
+        if self.host_uri is None:
+            return None
+        return self.host_uri.format(host=host)
+
+
+def _needs_inventory(key: str, info: ValidationInfo) -> None:
+    if not info.data.get("inventory"):
+        raise ValueError(f"{key} is only used with `inventory = true` (the console acts on the "
+                         "hosts of the Prometheus inventory); set it, or remove the key")
+
+
+def _refuse_unsafe(key: str, uri: str) -> None:
+    """The libvirt backend's own URI check (no_verify is refused), at load time."""
+    from backends.libvirt.backend import check_uri  # libvirt is loaded only when needed
+
+    try:
+        check_uri(uri)
+    except NovaError as exc:
+        raise ValueError(f"{key}: {exc}; remove no_verify and give the host a certificate "
+                         "the CA signed") from exc
 
 
 Source = Annotated[LibvirtSource | PrometheusSource, Field(discriminator="kind")]

@@ -8,6 +8,7 @@ from backends import registry
 from backends.base import Backend
 from console.config import ConfigError, Context, LibvirtSource, PrometheusSource
 from console.errors import Code
+from console.host_actions import HostActions
 
 
 def _prometheus(source: PrometheusSource) -> Any:
@@ -21,7 +22,8 @@ def _prometheus(source: PrometheusSource) -> Any:
 
 def build_backends(context: Context, *, read_only: bool) -> list[Backend]:
     """The inventory sources of a context: every libvirt host, and Prometheus when it is
-    configured to supply the inventory (`inventory = true`) instead of per-host connections."""
+    configured to supply the inventory (`inventory = true`) instead of per-host connections;
+    with `host_uri`/`host_uris` its VMs can be acted on too (`console.host_actions`)."""
     backends: list[Backend] = []
     for source in context.backends:
         if isinstance(source, LibvirtSource):
@@ -29,7 +31,10 @@ def build_backends(context: Context, *, read_only: bool) -> list[Backend]:
             backends.append(cls(source.name, source.uri, read_only=read_only,
                                 timeout_s=source.timeout_s))
         elif isinstance(source, PrometheusSource) and source.inventory:
-            backends.append(_prometheus(source))
+            inventory = _prometheus(source)
+            if source.host_uri or source.host_uris:  # act on its VMs through their hosts
+                inventory = HostActions(inventory, source, read_only=read_only)
+            backends.append(inventory)
     return backends
 
 

@@ -1,8 +1,14 @@
-"""Add and remove the `lab` context in the user's config TOML, leaving the rest untouched.
+"""Add and remove the lab's contexts in the user's config TOML, leaving the rest untouched.
+
+Two contexts: `lab` (one libvirt backend per lab host, plus the lab Prometheus for metrics)
+and `lab-prom` (the inventory from the lab Prometheus, acting on a VM through its host's
+libvirt URI, as a fleet of thousands of hosts would be run). They are written, replaced and
+removed together.
 
 `tomllib` cannot write and a full rewrite would drop the user's comments and layout, so the
-lab edits text: it removes every table under `contexts.lab` and appends its own block. The
-result is parsed and validated against `console.config` before it replaces the file.
+lab edits text: it removes every table under `contexts.lab` and `contexts.lab-prom` and
+appends its own block. The result is parsed and validated against `console.config` before it
+replaces the file.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from pathlib import Path
 from console.config import Context
 
 CONTEXT_NAME = "lab"
+PROM_SUFFIX = "-prom"
+"""`lab-prom`: the companion context whose inventory comes from Prometheus."""
 
+_MARKER = "# Written by `novacron lab up`"
 _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_\-.\"' ]+?)\s*\]\]?\s*(#.*)?$")
 
 
@@ -26,16 +35,30 @@ def _quote(value: str) -> str:
 
 def context_block(libvirt_hosts: Iterable[tuple[str, str]], prometheus_url: str | None,
                   name: str = CONTEXT_NAME) -> str:
-    """TOML for the context: one libvirt backend per (host name, URI), then Prometheus."""
-    lines = ["# Written by `novacron lab up`; `novacron lab down` removes it.",
-             f"[contexts.{name}]", "poll_interval_s = 2.0", ""]
-    for host, uri in libvirt_hosts:
+    """TOML for the contexts: `name` with one libvirt backend per (host name, URI), then
+    Prometheus; with Prometheus also `name`-prom, its inventory from Prometheus and each
+    host's URI in `host_uris` (the lab's Prometheus labels every series `instance=<host>`)."""
+    hosts = list(libvirt_hosts)
+    marker = f"{_MARKER}; `novacron lab down` removes it."
+    lines = [marker, f"[contexts.{name}]", "poll_interval_s = 2.0", ""]
+    for host, uri in hosts:
         lines += [f"[[contexts.{name}.backends]]", 'kind = "libvirt"', f"name = {_quote(host)}",
                   f"uri = {_quote(uri)}", ""]
     if prometheus_url:
         lines += [f"[[contexts.{name}.backends]]", 'kind = "prometheus"', 'name = "prometheus"',
                   f"url = {_quote(prometheus_url)}", ""]
+        uris = ", ".join(f"{_quote(host)} = {_quote(uri)}" for host, uri in hosts)
+        prom = name + PROM_SUFFIX
+        lines += [marker, f"[contexts.{prom}]", "poll_interval_s = 2.0", "",
+                  f"[[contexts.{prom}.backends]]", 'kind = "prometheus"', 'name = "prometheus"',
+                  f"url = {_quote(prometheus_url)}", "inventory = true",
+                  f"host_uris = {{ {uris} }}", ""]
     return "\n".join(lines)
+
+
+def _ours(name: str) -> tuple[str, str]:
+    """The contexts the lab writes under `name`: it and its Prometheus companion."""
+    return name, name + PROM_SUFFIX
 
 
 def _table_path(line: str) -> list[str] | None:
@@ -46,18 +69,15 @@ def _table_path(line: str) -> list[str] | None:
 
 
 def strip_context(text: str, name: str = CONTEXT_NAME) -> str:
-    """`text` without the tables `[contexts.<name>]`, `[[contexts.<name>.…]]` and their keys.
-
-    Our own comment line just above the block goes with it.
-    """
+    """`text` without the tables `[contexts.<name>]`, `[[contexts.<name>.…]]` and their keys,
+    and the same for `<name>-prom`. Our own comment line just above a block goes with it."""
     kept: list[str] = []
     skipping = False
-    marker = "# Written by `novacron lab up`"
     for line in text.splitlines():
         path = _table_path(line)
         if path is not None:
-            skipping = path[:2] == ["contexts", name]
-            if skipping and kept and kept[-1].startswith(marker):
+            skipping = len(path) > 1 and path[0] == "contexts" and path[1] in _ours(name)
+            if skipping and kept and kept[-1].startswith(_MARKER):
                 kept.pop()
         if not skipping:
             kept.append(line)
@@ -67,11 +87,13 @@ def strip_context(text: str, name: str = CONTEXT_NAME) -> str:
 
 
 def with_context(text: str, block: str, name: str = CONTEXT_NAME) -> str:
-    """The config text with the context replaced by `block`; validated before returning."""
+    """The config text with the contexts replaced by `block`; validated before returning."""
     base = strip_context(text, name)
     result = (base + "\n" if base else "") + block
-    data = tomllib.loads(result)
-    Context.model_validate(data["contexts"][name])
+    contexts = tomllib.loads(result)["contexts"]
+    for ours in _ours(name):
+        if ours in contexts:
+            Context.model_validate(contexts[ours])
     return result
 
 
@@ -88,7 +110,7 @@ def write_context(path: Path, block: str, name: str = CONTEXT_NAME) -> bool:
 
 
 def remove_context(path: Path, delete_if_empty: bool, name: str = CONTEXT_NAME) -> None:
-    """Drop the context; delete the file only if the lab created it and nothing else is left."""
+    """Drop the contexts; delete the file only if the lab created it and nothing else is left."""
     if not path.exists():
         return
     remaining = strip_context(path.read_text(encoding="utf-8"), name)

@@ -1,12 +1,15 @@
-"""The `lab` context is added to and removed from a user's config without touching the rest."""
+"""The `lab` and `lab-prom` contexts are added to and removed from a user's config without
+touching the rest."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
-from console.config import load_settings
+from console.config import PrometheusSource, load_settings
+from console.host_actions import HostActions
 from console.lab import context
+from console.sources import build_backends
 
 BLOCK = context.context_block(
     [("labhost1", "qemu+tcp://127.0.0.1:16511/system"),
@@ -43,6 +46,26 @@ def test_new_file_holds_a_valid_lab_context(tmp_path: Path) -> None:
     assert lab.backends[2].url == "http://127.0.0.1:19090"  # type: ignore[union-attr]
 
 
+def test_lab_prom_takes_the_inventory_from_prometheus_and_acts_through_each_host(
+        tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    context.write_context(path, BLOCK)
+    settings, _ = load_settings(path)
+    (source,) = settings.contexts["lab-prom"].backends
+    assert isinstance(source, PrometheusSource)
+    assert source.inventory and source.url == "http://127.0.0.1:19090"
+    assert source.host_uris == {"labhost1": "qemu+tcp://127.0.0.1:16511/system",
+                                "labhost2": "qemu+tcp://127.0.0.1:16512/system"}
+    (backend,) = build_backends(settings.contexts["lab-prom"], read_only=False)
+    assert isinstance(backend, HostActions) and backend.name == "prometheus"
+
+
+def test_without_prometheus_there_is_no_lab_prom(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    context.write_context(path, context.context_block([("labhost1", "qemu:///system")], None))
+    assert context.has_context(path) and not context.has_context(path, "lab-prom")
+
+
 def test_existing_content_and_comments_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(USER_CONFIG)
@@ -51,7 +74,7 @@ def test_existing_content_and_comments_are_kept(tmp_path: Path) -> None:
     assert text.startswith(USER_CONFIG.rstrip("\n"))
     assert "read_only = true  # careful" in text
     settings, _ = load_settings(path)
-    assert set(settings.contexts) == {"prod", "lab"}
+    assert set(settings.contexts) == {"prod", "lab", "lab-prom"}
     assert settings.default_context == "prod"
 
 
@@ -63,7 +86,11 @@ def test_writing_twice_replaces_rather_than_duplicates(tmp_path: Path) -> None:
     context.write_context(path, smaller)
     data = tomllib.loads(path.read_text())
     assert [b["name"] for b in data["contexts"]["lab"]["backends"]] == ["labhost1"]
+    assert "lab-prom" not in data["contexts"]  # no Prometheus this time: its context goes
     assert path.read_text().count("[contexts.lab]") == 1
+    context.write_context(path, BLOCK)
+    context.write_context(path, BLOCK)
+    assert path.read_text().count("[contexts.lab-prom]") == 1
 
 
 def test_a_lab_context_the_user_wrote_by_hand_is_replaced(tmp_path: Path) -> None:
@@ -84,6 +111,7 @@ def test_remove_restores_the_users_file(tmp_path: Path) -> None:
     context.remove_context(path, delete_if_empty=False)
     assert path.read_text() == USER_CONFIG
     assert not context.has_context(path)
+    assert not context.has_context(path, "lab-prom")
 
 
 def test_remove_deletes_a_file_only_the_lab_wrote(tmp_path: Path) -> None:
