@@ -90,6 +90,21 @@ def options_from(args: argparse.Namespace) -> MigrationOptions:
 class Session:
     snapshot: FleetSnapshot
     tracker: MigrationTracker
+    dispatcher: Any
+
+    async def refusal(self, vms: list[VM]) -> NovaError | None:
+        """The dispatcher's refusal when it would refuse moving every one of `vms` whatever
+        the operator adds (read-only, a busy VM): audited now, before any host is asked."""
+        from console.dispatcher import Request, Target
+        from console.migration_door import MIGRATE
+
+        requests = [Request(MIGRATE.id, Target(vm.backend, vm.id, vm.name), {}, origin="cli")
+                    for vm in vms]
+        if not requests or any(self.dispatcher.precheck(r, confirmation=False) is None
+                               for r in requests):
+            return None
+        outcomes = [await self.dispatcher.run(r) for r in requests]
+        return outcomes[0].error
 
 
 @contextlib.asynccontextmanager
@@ -114,7 +129,7 @@ async def session(args: argparse.Namespace) -> AsyncIterator[Session]:
                                    history=History(store, lambda: fleet.backends),
                                    door=dispatcher_door(dispatcher, origin="cli"))
         try:
-            yield Session(snapshot, tracker)
+            yield Session(snapshot, tracker, dispatcher)
         finally:
             await tracker.close()
     finally:
@@ -173,6 +188,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 async def _migrate(args: argparse.Namespace) -> int:
     async with session(args) as s:
         vm = find_vm(s.snapshot, args.name)
+        if (refused := await s.refusal([vm])) is not None:
+            raise refused
         choice = preflight(vm, args.to, s.snapshot, s.tracker.busy())
         if choice is None:
             raise NovaError(Code.VM_NOT_FOUND, f"host {args.to!r}",
@@ -237,6 +254,9 @@ async def _drain(args: argparse.Namespace) -> int:
                 print(f"  {vm.name}: no target ({why})")
         if args.dry_run:
             return EXIT_OK
+        movable = [vm for vm, _target in plan.moves] + [vm for vm, _why in plan.unplaced]
+        if (refused := await s.refusal(movable)) is not None:
+            raise refused
         if not args.yes:
             print("novacron: add --yes to start the drain", file=sys.stderr)
             return EXIT_REFUSED

@@ -16,9 +16,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from console.dispatcher import Request
+from console.migration_door import MIGRATE
 from console.migration_drain import DEFAULT_DRAIN_CONCURRENCY, drain
 from console.migration_plan import DrainPlan, plan_drain
 from screens.migrations import tracker_for
+from screens.run_action import refuse_up_front, target_of
 
 
 def plan_text(plan: DrainPlan) -> Text:
@@ -100,10 +103,15 @@ def run_drain(app: Any, host: str, plan: DrainPlan, concurrency: int) -> None:
     app.run_worker(run(), group="migrations", name=f"drain:{host}")
 
 
-def open_drain_dialog(app: Any, host: str) -> None:
+def open_drain_dialog(app: Any, host: str, origin: str = "tui") -> None:
     """The hosts screen and the palette call this with a host name."""
     snapshot = app.snapshot
     if snapshot is None or host not in {h.name for h in snapshot.hosts}:
         app.notify(f"No host named {host!r}", severity="warning", timeout=3, markup=False)
         return
-    app.push_screen(DrainDialog(host, plan_drain(host, snapshot, tracker_for(app).busy())))
+    plan = plan_drain(host, snapshot, tracker_for(app).busy())
+    movable = [vm for vm, _target in plan.moves] + [vm for vm, _why in plan.unplaced]
+    if refuse_up_front(app, [Request(MIGRATE.id, target_of(vm), {}, origin=origin)
+                             for vm in movable]):
+        return  # e.g. read-only: every move would be refused, so no plan to confirm
+    app.push_screen(DrainDialog(host, plan))

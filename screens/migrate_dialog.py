@@ -19,10 +19,13 @@ from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from backends.base import MigrationOptions
+from console.dispatcher import Request
 from console.errors import NovaError
+from console.migration_door import MIGRATE
 from console.migration_plan import TargetChoice, rank_targets
 from console.models import VM
 from screens.migrations import tracker_for
+from screens.run_action import refuse_up_front, target_of
 from widgets.format import human_bytes
 
 
@@ -143,10 +146,16 @@ class MigrateDialog(ModalScreen[str | None]):
         self.dismiss(state.id)
 
 
-def open_migrate_dialog(app: Any, vm: VM | None) -> None:
-    """From the inventory (`m`) or the palette: the dialog, then the board once it started."""
+def open_migrate_dialog(app: Any, vm: VM | None, origin: str = "tui") -> None:
+    """From the inventory (`m`) or the palette: the dialog, then the board once it started.
+
+    A migration the dispatcher would refuse anyway (read-only, busy VM) is refused and
+    audited at once instead of opening the dialog.
+    """
     if vm is None:
         app.notify("Select a VM to migrate", severity="warning", timeout=3)
+        return
+    if refuse_up_front(app, [Request(MIGRATE.id, target_of(vm), {}, origin=origin)]):
         return
     snapshot = app.snapshot
     if snapshot is None:

@@ -43,11 +43,11 @@ class MigrationCommands(Provider):
     def _drain(self, host: str) -> None:
         from screens.drain_dialog import open_drain_dialog
 
-        open_drain_dialog(self.app, host)
+        open_drain_dialog(self.app, host, origin="palette")
 
     def _migrate(self, key: str) -> None:
         from screens.migrate_dialog import open_migrate_dialog
 
         snapshot = getattr(self.app, "snapshot", None)
         vm = next((v for v in snapshot.vms if v.key == key), None) if snapshot else None
-        open_migrate_dialog(self.app, vm)
+        open_migrate_dialog(self.app, vm, origin="palette")

@@ -87,6 +87,26 @@ async def run_action(app: App[Any], action_id: str, targets: Sequence[Target],
     return outcomes
 
 
+def refuse_up_front(app: App[Any], requests: Sequence[Request]) -> bool:
+    """True when the dispatcher would refuse every request whatever the operator answers.
+
+    Then no dialog should open (nobody plans a migration the console will not run): the
+    refusals go through the dispatcher in a worker, so they are audited and shown.
+    """
+    dispatcher = getattr(app, "dispatcher", None)
+    if dispatcher is None or not requests:
+        return False
+    if any(dispatcher.precheck(r, confirmation=False) is None for r in requests):
+        return False
+
+    async def refuse() -> None:
+        outcomes = [await dispatcher.run(r) for r in requests]
+        report(app, requests[0].spec, outcomes)
+
+    app.run_worker(refuse(), group="refusals")
+    return True
+
+
 async def confirm(app: App[Any], spec: ActionSpec,
                   requests: list[Request]) -> list[Request] | None:
     """Ask as the registry says; the confirmed requests, or None if the operator backed out."""
