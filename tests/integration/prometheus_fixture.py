@@ -9,8 +9,13 @@ into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, and start 
 on that directory.
 
 Timestamps: the newest sample is "now" when the file is written and Prometheus runs with a
-long `--query.lookback-delta`, so instant queries at the current time keep seeing the data for
-as long as a test session lasts, and a `[5m]` rate still finds its two samples.
+long `--query.lookback-delta`, so instant queries of gauges keep seeing the data for an hour.
+Counters get three samples an hour apart (`SPAN`), and the backends the tests build query them
+with `rate(…[RATE_WINDOW])` (2h): the window always holds the last two samples and
+Prometheus extrapolates them exactly to its edges, so every rate is the fleet's true rate for
+an hour after the backfill, however slowly a loaded machine gets to the test. (With the
+product's default `[5m]` window, samples 4 minutes apart stopped answering one minute after
+the backfill: on a loaded CI box, before the tests ran.)
 
 Everything here is plain functions and context managers (no pytest import), so test modules
 and `tests/bench` can both use it; test modules wrap them in their own fixtures.
@@ -35,6 +40,13 @@ from pathlib import Path
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+SPAN = 7200
+"""Seconds from a counter's first sample to its last (three samples, `SPAN / 2` apart)."""
+RATE_WINDOW = "2h"
+"""The `rate()` window tests query the backfilled counters with (see the module docstring)."""
+QUERIES = {"window": RATE_WINDOW}
+"""`PrometheusBackend(queries=QUERIES)`: the product's templates, over `RATE_WINDOW`."""
 
 EVIL_NAME = "evil\x1b[31m\u202eVM"
 """The first VM's domain name: an escape sequence and a bidi override that must be cleaned."""
@@ -114,9 +126,8 @@ def _number(value: float) -> str:
 def _families(fleet: Fleet, end: int, span: int) -> list[tuple[str, list[str]]]:
     """Each metric family as (TYPE line, sample lines), in the exporter's names and labels.
 
-    Gauges get one sample at `end`. Counters get samples from `end - span` to `end`, so a
-    `rate(…[5m])` at the current time is exact (Prometheus extrapolates to the window's edges)
-    for a minute after the backfill and still answers until `end + 300 - span`.
+    Gauges get one sample at `end`. Counters get three samples from `end - span` to `end`,
+    so a `rate(…[RATE_WINDOW])` at the current time is exact until `end + span / 2`.
     """
     hosts = range(fleet.hosts)
     vms = [(h, i) for h in hosts for i in range(fleet.vms_per_host)]
@@ -136,7 +147,7 @@ def _families(fleet: Fleet, end: int, span: int) -> list[tuple[str, list[str]]]:
         return (f"# TYPE {name} gauge\n",
                 [f"{name}{{{labels}}} {_number(value)} {end}\n" for labels, value in rows])
 
-    def counter(name: str, rows: Iterable[tuple[str, float, float]], points: int = 2
+    def counter(name: str, rows: Iterable[tuple[str, float, float]], points: int = 3
                 ) -> tuple[str, list[str]]:
         """`points` samples from `first` at `end - span` to `last` at `end`, evenly spaced."""
         lines = []
@@ -156,7 +167,7 @@ def _families(fleet: Fleet, end: int, span: int) -> list[tuple[str, list[str]]]:
         # Each host's CPUs are idle 75 % of the time: 2 of 8 cores busy.
         counter("node_cpu_seconds", (
             (f'cpu="{c}",{node(h)},mode="idle"', 1e6, 1e6 + 0.75 * span)
-            for h in hosts for c in range(fleet.host_cpus)), points=5),
+            for h in hosts for c in range(fleet.host_cpus))),
         gauge("libvirt_domain_state_code", ((lbl(h, i), fleet.vm_state_code(h, i)) for h, i in vms)),
         gauge("libvirt_domain_info_virtual_cpus",
               ((lbl(h, i), fleet.vm_vcpus(h, i)) for h, i in vms)),
@@ -165,11 +176,11 @@ def _families(fleet: Fleet, end: int, span: int) -> list[tuple[str, list[str]]]:
         gauge("libvirt_domain_info_memory_usage_bytes",
               ((lbl(h, i), fleet.vm_memory(h, i) // 2) for h, i in vms)),
         counter("libvirt_domain_info_cpu_time_seconds", (
-            (lbl(h, i), 1000.0, 1000.0 + fleet.vm_cpu_rate(h, i) * span) for h, i in vms)),
+            (lbl(h, i), 1e9, 1e9 + fleet.vm_cpu_rate(h, i) * span) for h, i in vms)),
     ]
 
 
-def write_openmetrics(directory: Path, fleet: Fleet, end: int, span: int = 240,
+def write_openmetrics(directory: Path, fleet: Fleet, end: int, span: int = SPAN,
                       parts: int = 2) -> tuple[list[Path], int]:
     """Write the fleet as `parts` OpenMetrics files of about equal size; return them and the
     number of samples.

@@ -44,7 +44,7 @@ async def test_inventory_and_hosts_of_100k_vms_from_a_handful_of_queries(
     proxied: tuple[str, pf.Traffic],
 ) -> None:
     url, traffic = proxied
-    backend = PrometheusBackend("prom", url, inventory=True, timeout_s=90)
+    backend = PrometheusBackend("prom", url, inventory=True, timeout_s=90, queries=pf.QUERIES)
     # One sweep only: a long interval, so every counted request belongs to the first paint.
     fleet = Fleet("prom", [backend], interval_s=3600, timeout_s=120)
     app = NovaApp(fleet)
@@ -67,8 +67,8 @@ async def test_inventory_and_hosts_of_100k_vms_from_a_handful_of_queries(
 
 async def test_metrics_screen_lists_firing_alerts(proxied: tuple[str, pf.Traffic]) -> None:
     url, _traffic = proxied
-    inventory = PrometheusBackend("prom", url, inventory=True, timeout_s=90)
-    feed = PrometheusFeed(PrometheusBackend("prom-metrics", url, timeout_s=30))
+    inventory = PrometheusBackend("prom", url, inventory=True, timeout_s=90, queries=pf.QUERIES)
+    feed = PrometheusFeed(PrometheusBackend("prom-metrics", url, timeout_s=30, queries=pf.QUERIES))
     app = NovaApp(Fleet("prom", [inventory], interval_s=3600, timeout_s=120), metrics_feed=feed)
     async with app.run_test(size=(160, 48)) as pilot:
         await _wait(lambda: app.snapshot is not None and len(app.snapshot.vms) > 0, pilot)
