@@ -106,4 +106,7 @@ def as_text(status: LabStatus) -> str:
     lines.append(f"prometheus {status.prometheus_url}  pid={status.prometheus_pid} {prom_state}")
     if status.config_path:
         lines.append(f"context 'lab' in {status.config_path}  (novacron --context lab)")
+        if status.prometheus_url:
+            lines.append("context 'lab-prom': inventory from Prometheus, libvirt only to act  "
+                         "(novacron --context lab-prom)")
     return "\n".join(lines)
