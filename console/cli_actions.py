@@ -4,8 +4,10 @@ Subcommands, their options and their confirmation flags are generated from the a
 registry: `--yes` exists only on actions that ask yes/no, `--confirm NAME` only on the
 destructive ones (type-the-name), so `--yes` can never wave a force-off or a delete through.
 The requests go through the same dispatcher as the TUI: same read-only gate, same per-VM lock,
-same audit log. Output is plain text (names are sanitized at ingestion and printed through
-`ascii_safe`) or JSON with `--json` (ASCII-escaped).
+same audit log. The lock holds across processes: a VM a TUI (or another `novacron vm`) is acting
+on through the same store is refused with NOVA-3003, exit code 3. Output is plain text (names
+are sanitized at ingestion and printed through `ascii_safe`) or JSON with `--json`
+(ASCII-escaped).
 
 Exit codes (see `console.cli`): 0 every target ok; 1 an action failed; 2 bad usage;
 3 refused (read-only, not confirmed, VM busy, not supported); 4 a VM or snapshot not found;

@@ -7,6 +7,9 @@ checks happen in a fixed order so none can be skipped by a new front end:
 2. the backend exists and has the capability the action needs (`isinstance`, no stubs);
 3. the confirmation the registry demands was given (yes, or the VM's exact name);
 4. a per-target lock: a second action on a VM that is busy is refused (NOVA-3003), not queued;
+   first this process's own table (no round trip), then the store, which takes the target and
+   writes the audit row in one transaction, so two consoles sharing the store (two operators,
+   the TUI and the CLI) cannot both act on one VM (`console.store.target_lock`);
 5. an audit row is written *before* the call, with an idempotency key; if the audit log cannot
    be written the action does not run;
 6. the call, under an overall timeout; the outcome, duration and error (code, message, cause)
@@ -29,6 +32,7 @@ from backends.base import Backend
 from console import actions
 from console.actions import ActionSpec, Confirm
 from console.errors import Code, NovaError
+from console.store.target_lock import Holder, TargetBusy
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +97,8 @@ class AuditLog(Protocol):
 
     async def begin_action(self, *, context: str, target_kind: str, target_id: str,
                            target_name: str, action: str, params: Mapping[str, Any] | None = None,
-                           idempotency_key: str | None = None) -> int: ...
+                           idempotency_key: str | None = None,
+                           deadline_s: float | None = None) -> int: ...
 
     async def finish_action(self, action_id: int, outcome: Any, duration_s: float | None = None,
                             error_code: str = "", error_message: str = "",
@@ -121,7 +126,7 @@ class Dispatcher:
         self.context = context
         self.read_only = read_only
         self._poke = poke
-        self._busy: dict[str, str] = {}
+        self._busy: dict[str, Holder] = {}
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -130,8 +135,9 @@ class Dispatcher:
         return backends.get(name)
 
     def busy_with(self, target: Target) -> str | None:
-        """The action id currently running on `target`, if any."""
-        return self._busy.get(target.key)
+        """The action id this dispatcher is running on `target`, if any."""
+        holder = self._busy.get(target.key)
+        return holder.action if holder is not None else None
 
     def precheck(self, request: Request, *, confirmation: bool = True) -> NovaError | None:
         """Why `request` would be refused right now, or None (checks 1 to 4, no side effects).
@@ -152,11 +158,9 @@ class Dispatcher:
                              f"{type(backend).__name__} does not implement {spec.capability.__name__}")
         if confirmation and spec.mutating and (problem := confirmation_problem(request)):
             return problem
-        running = self.busy_with(target)
-        if spec.mutating and running is not None:
-            return NovaError(Code.OPERATION_IN_PROGRESS, target.name,
-                             f"{actions.get(running).title.lower()} is still running on it; "
-                             "wait for it to finish, then try again")
+        holder = self._busy.get(target.key)
+        if spec.mutating and holder is not None:
+            return busy_error(target.name, holder)
         return None
 
     # -- running ----------------------------------------------------------------------------
@@ -171,7 +175,7 @@ class Dispatcher:
         if not spec.mutating:
             return await self._query(request)
         key = request.target.key
-        self._busy[key] = spec.id  # no await since the precheck: check-and-take is atomic
+        self._busy[key] = Holder.here(spec.id)  # no await since the precheck: atomic here
         try:
             return await self._run_locked(request)
         finally:
@@ -199,7 +203,11 @@ class Dispatcher:
     async def _run_locked(self, request: Request) -> Outcome:
         try:
             audit_id = await self.audit.begin_action(
-                **self._fields(request), idempotency_key=request.idempotency_key)
+                **self._fields(request), idempotency_key=request.idempotency_key,
+                deadline_s=call_limit(request) + CALL_MARGIN_S)
+        except TargetBusy as busy:  # another console holds the VM (the store's lock)
+            refusal = busy_error(request.target.name, busy.holder)
+            return Outcome(request, "refused", refusal, audit_id=await self._refused(request, refusal))
         except Exception as exc:
             log.error("audit log unavailable, action not run: %s", exc)
             unaudited = NovaError(Code.BACKEND_ERROR, "the audit log cannot be written, so "
@@ -230,10 +238,8 @@ class Dispatcher:
         spec = request.spec
         backend = self.backend(request.target.backend)
         method = getattr(backend, spec.method)
-        params = dict(request.params)
-        limit = float(params.get("timeout_s", 0) or 0) + CALL_MARGIN_S  # type: ignore[arg-type]
-        call = method(request.target.vm_id, **actions.call_kwargs(spec, params))
-        return await asyncio.wait_for(call, limit if "timeout_s" in params else DEFAULT_CALL_LIMIT_S)
+        call = method(request.target.vm_id, **actions.call_kwargs(spec, dict(request.params)))
+        return await asyncio.wait_for(call, call_limit(request))
 
     # -- audit ------------------------------------------------------------------------------
 
@@ -269,6 +275,23 @@ class Dispatcher:
             log.error("audit: could not record a refusal: %s", exc)
             return None
         return result if isinstance(result, int) else None
+
+
+def call_limit(request: Request) -> float:
+    """How long the dispatcher waits for the backend call: the action's own timeout plus a
+    margin, or the default limit for actions without one."""
+    if "timeout_s" not in request.params:
+        return DEFAULT_CALL_LIMIT_S
+    return float(request.params.get("timeout_s") or 0) + CALL_MARGIN_S  # type: ignore[arg-type]
+
+
+def busy_error(target_name: str, holder: Holder) -> NovaError:
+    """NOVA-3003 naming the action that holds the target, who started it, when and where."""
+    try:
+        title = actions.get(holder.action).title.lower()
+    except KeyError:
+        title = holder.action
+    return NovaError(Code.OPERATION_IN_PROGRESS, target_name, holder.still_running(title))
 
 
 def confirmation_problem(request: Request) -> NovaError | None:

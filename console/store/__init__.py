@@ -21,8 +21,10 @@ from console.store.fleet_snapshots import FleetSnapshots
 from console.store.migration_history import MigrationHistory
 from console.store.saved_filters import SavedFilters
 from console.store.schema import SCHEMA_VERSION
+from console.store.target_lock import Holder, TargetBusy
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "default_path", "open_store"]
+__all__ = ["SCHEMA_VERSION", "Holder", "Store", "StoreError", "TargetBusy", "default_path",
+           "open_store"]
 
 DB_NAME = "novacron.db"
 

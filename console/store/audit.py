@@ -2,18 +2,20 @@
 
 Writing first means a console killed mid-action still leaves a `started` row: the operator
 sees "outcome unknown" instead of nothing. The idempotency key travels with the action so a
-retry can be recognised.
+retry can be recognised. A `started` row is also the target's lock across consoles: see
+`target_lock`, which `begin_action` consults in the transaction that writes the row.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from console.models import AuditEntry, AuditStatus
-from console.store import identity, plaintext
+from console.store import identity, plaintext, target_lock
 from console.store.core import StoreCore
 
 _COLUMNS = (
@@ -76,10 +78,18 @@ class AuditLog(StoreCore):
         action: str,
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        deadline_s: float | None = None,
     ) -> int:
-        """Record an action about to be sent to a backend; returns the row id once durable."""
+        """Record an action about to be sent to a backend; returns the row id once durable.
+
+        The row takes the target: if another unfinished action holds the same (context,
+        target), nothing is written and `target_lock.TargetBusy` names it. `deadline_s` is how
+        long the action may take at most (its timeout plus a margin); past it the row stops
+        holding the target even if nobody can tell whether its process is alive.
+        """
         return await self._insert(context, target_kind, target_id, target_name, action,
-                                  params, idempotency_key, AuditStatus.STARTED)
+                                  params, idempotency_key, AuditStatus.STARTED,
+                                  deadline_s=deadline_s)
 
     async def finish_action(
         self,
@@ -90,7 +100,11 @@ class AuditLog(StoreCore):
         error_message: str = "",
         error_cause: str = "",
     ) -> AuditEntry:
-        """Close a `started` row with its outcome (ok / failed / refused)."""
+        """Close a `started` row with its outcome (ok / failed / refused).
+
+        A row another console closed as abandoned (its deadline passed) can still be closed
+        by its own console, late: the real outcome replaces the guess.
+        """
         status = AuditStatus(outcome)
         if status is AuditStatus.STARTED:
             raise ValueError("an action cannot finish as 'started'")
@@ -100,7 +114,8 @@ class AuditLog(StoreCore):
                 "UPDATE audit SET status = ?, finished_at = ?,"
                 " duration_s = coalesce(?, max(0.0, ? - started_at)),"
                 " error_code = ?, error_message = ?, error_cause = ?"
-                f" WHERE id = ? AND status = 'started' RETURNING {_COLUMNS}",
+                " WHERE id = ? AND (status = 'started' OR abandoned_at IS NOT NULL)"
+                f" RETURNING {_COLUMNS}",
                 (status.value, finished_at, duration_s, finished_at,
                  plaintext.text(error_code, 64), plaintext.text(error_message),
                  plaintext.text(error_cause), action_id),
@@ -138,9 +153,11 @@ class AuditLog(StoreCore):
         idempotency_key: str | None,
         status: AuditStatus,
         error: tuple[str, str, str] = ("", "", ""),
+        deadline_s: float | None = None,
     ) -> int:
         started_at, started_iso = identity.now()
         finished = status is not AuditStatus.STARTED
+        pid = os.getpid()
         values = (
             idempotency_key or str(uuid.uuid4()), plaintext.text(identity.local_user()),
             started_at, started_iso, plaintext.text(context), plaintext.text(target_kind),
@@ -148,15 +165,26 @@ class AuditLog(StoreCore):
             plaintext.params_json(params), status.value,
             started_at if finished else None, 0.0 if finished else None,
             plaintext.text(error[0], 64), plaintext.text(error[1]), plaintext.text(error[2]),
+            pid, target_lock.process_start(pid), plaintext.text(target_lock.hostname()),
+            None if finished else started_at + (
+                target_lock.LEGACY_DEADLINE_S if deadline_s is None else deadline_s),
         )
+        holder = None
         async with self._write() as db:
-            rows = list(await db.execute_fetchall(
-                "INSERT INTO audit (idempotency_key, who, started_at, started_iso, context,"
-                " target_kind, target_id, target_name, action, params_json, status,"
-                " finished_at, duration_s, error_code, error_message, error_cause)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                values,
-            ))
+            if not finished:
+                holder = await target_lock.holder_of(db, values[4], values[6], started_at)
+            if holder is None:
+                rows = list(await db.execute_fetchall(
+                    "INSERT INTO audit (idempotency_key, who, started_at, started_iso, context,"
+                    " target_kind, target_id, target_name, action, params_json, status,"
+                    " finished_at, duration_s, error_code, error_message, error_cause,"
+                    " pid, pid_start, hostname, deadline_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING id",
+                    values,
+                ))
+        if holder is not None:  # raised after the commit: the abandoned rows stay closed
+            raise target_lock.TargetBusy(values[7], holder)
         return int(rows[0][0])
 
     async def audit(

@@ -72,6 +72,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at REAL NOT NULL
         )""",
     ),
+    # 2: an unfinished audit row locks its target across consoles (`target_lock`): it names
+    # the process that wrote it (pid, its start time, hostname) and when it stops holding.
+    (
+        "ALTER TABLE audit ADD COLUMN pid INTEGER",
+        "ALTER TABLE audit ADD COLUMN pid_start INTEGER",
+        "ALTER TABLE audit ADD COLUMN hostname TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE audit ADD COLUMN deadline_at REAL",
+        "ALTER TABLE audit ADD COLUMN abandoned_at REAL",
+        "CREATE INDEX audit_in_flight ON audit (context, target_id) WHERE status = 'started'",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,6 +5,11 @@ It prints `begin <id>` only after `begin_action` returned (the commit is durable
 promise the store must keep, whatever moment the parent picks for `kill -9`.
 
     python audit_writer.py DB LABEL COUNT [--ready FILE --go FILE]   (COUNT 0: forever)
+    python audit_writer.py DB LABEL 0 --hold CONTEXT/TARGET_ID
+
+With `--hold` it takes one VM the way a dispatcher does (a `started` row with a deadline),
+prints `holding <id>` once that row is durable, and then never finishes it: it waits to be
+killed, like a console killed in the middle of an action.
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ def wait_for_go(ready: Path, go: Path) -> None:
     ready.touch()
     while not go.exists():
         time.sleep(0.005)
+
+
+async def hold(db: Path, label: str, what: str) -> None:
+    context, _, target_id = what.partition("/")
+    async with open_store(db) as store:
+        action_id = await store.begin_action(
+            context=context, target_kind="vm", target_id=target_id, target_name=f"vm-{label}",
+            action="vm.shutdown", params={"writer": label, "timeout_s": 3600},
+            deadline_s=3600 + 60)
+        print(f"holding {action_id}", flush=True)
+        await asyncio.Event().wait()
 
 
 async def write(db: Path, label: str, count: int, ready: Path | None, go: Path | None) -> None:
@@ -51,7 +67,11 @@ def main() -> None:
     parser.add_argument("count", type=int)
     parser.add_argument("--ready", type=Path)
     parser.add_argument("--go", type=Path)
+    parser.add_argument("--hold", metavar="CONTEXT/TARGET_ID")
     args = parser.parse_args()
+    if args.hold:
+        asyncio.run(hold(args.db, args.label, args.hold))
+        return
     started = time.monotonic()
     asyncio.run(write(args.db, args.label, args.count, args.ready, args.go))
     print(f"done {time.monotonic() - started:.2f}", flush=True)

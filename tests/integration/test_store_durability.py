@@ -1,11 +1,14 @@
 """The audit log keeps its promises across `kill -9` and between two writing consoles.
 
 Real processes, a real file, real signals: a row whose id a writer printed (after its
-commit returned) must be in the database, whatever moment the writer died.
+commit returned) must be in the database, whatever moment the writer died. And a VM another
+console holds is refused only while that console lives: a holder killed with SIGKILL leaves
+a row that is closed as abandoned, not a VM locked forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -17,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from backends.libvirt.backend import LibvirtBackend
+from console.dispatcher import Dispatcher, Request, Target
+from console.errors import Code
 from console.store import SCHEMA_VERSION, open_store
 
 pytestmark = pytest.mark.integration
@@ -140,4 +146,49 @@ def test_two_writers_at_once_lose_nothing(tmp_path: Path) -> None:
                                       "FROM audit ORDER BY id"))
     switches = sum(1 for i in range(2, len(writer_of) + 1) if writer_of[i] != writer_of[i - 1])
     assert switches > 1, "the writers did not overlap, so nothing concurrent was tested"
+    assert integrity(db) == "ok"
+
+
+async def test_a_killed_holder_does_not_lock_the_vm(tmp_path: Path) -> None:
+    """Another process takes the VM and is killed with SIGKILL mid-action."""
+    db = tmp_path / "audit.db"
+    backend = LibvirtBackend("lvd", "test:///default")  # real libvirt: the test driver
+    try:
+        [guest] = [vm for vm in await backend.vms() if vm.name == "test"]
+        target = Target("lvd", guest.id, guest.name)
+        holder = spawn(db, "held", 0, "--hold", f"durability/{target.key}")
+        assert holder.stdout is not None
+        line = holder.stdout.readline()
+        assert line.startswith("holding "), line + (holder.stderr.read() if holder.stderr else "")
+        held_id = int(line.split()[1])
+
+        async with open_store(db) as store:
+            dispatcher = Dispatcher({"lvd": backend}, audit=store, context="durability",
+                                    read_only=False)
+
+            def reboot() -> Request:
+                return Request("vm.reboot", target, confirmed=True, origin="test")
+
+            busy = await dispatcher.run(reboot())  # the holder lives: refused
+            assert busy.error is not None and busy.error.kind is Code.OPERATION_IN_PROGRESS
+            assert f"from pid {holder.pid} " in str(busy.error)
+
+            os.kill(holder.pid, signal.SIGKILL)
+            # Dead but not yet reaped (a zombie): already gone as far as the lock goes.
+            await asyncio.to_thread(os.waitid, os.P_PID, holder.pid, os.WEXITED | os.WNOWAIT)
+            after = await dispatcher.run(reboot())
+            assert after.ok, after.error
+            holder.communicate(timeout=10)
+            assert holder.returncode == -signal.SIGKILL
+
+            abandoned = await store.audit_entry(held_id)
+            assert abandoned is not None and abandoned.status == "failed"
+            assert abandoned.error_message == "abandoned (process gone)"
+            assert f"pid {holder.pid} " in abandoned.error_cause
+            assert await store.unfinished_actions() == []
+            outcomes = [(e.action, e.status.value) for e in await store.audit()]
+            assert outcomes == [("vm.reboot", "ok"), ("vm.reboot", "refused"),
+                                ("vm.shutdown", "failed")]
+    finally:
+        await backend.close()
     assert integrity(db) == "ok"

@@ -158,7 +158,8 @@ async def test_audit_stores_plain_text_and_no_secret(store: Store) -> None:
 async def test_caller_supplied_idempotency_key_is_unique(store: Store) -> None:
     kwargs: dict[str, Any] = dict(context="c", target_kind="vm", target_id="u", target_name="n", action="a",
                   idempotency_key="key-1")
-    await store.begin_action(**kwargs)
+    first = await store.begin_action(**kwargs)
+    await store.finish_action(first, "ok")  # else the target is still held (target_lock)
     with pytest.raises(sqlite3.IntegrityError):
         await store.begin_action(**kwargs)
     assert len(await store.audit()) == 1

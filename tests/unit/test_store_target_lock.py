@@ -1,0 +1,187 @@
+"""The audit rows as the per-target lock across consoles: real SQLite files, real processes.
+
+Two `Store` connections on one file stand for two consoles. Dead holders are real processes
+that ended (or were killed and left as zombies), never a faked `os.kill`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.models import AuditStatus
+from console.store import SCHEMA_VERSION, Store, TargetBusy, open_store, schema, target_lock
+
+VM = dict(context="demo", target_kind="vm", target_id="kvm-1/uuid-1", target_name="web-01")
+
+
+@pytest.fixture
+async def two(tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+    """Two consoles: two connections on the same database file."""
+    async with open_store(tmp_path / "novacron.db") as a, open_store(tmp_path / "novacron.db") as b:
+        yield a, b
+
+
+def column(path: Path, row_id: int, name: str) -> Any:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f"SELECT {name} FROM audit WHERE id = ?", (row_id,)).fetchone()[0]
+
+
+def set_columns(path: Path, row_id: int, **values: object) -> None:
+    """Rewrite who holds a row, as another process or host would have written it."""
+    with sqlite3.connect(path) as conn:
+        for name, value in values.items():
+            conn.execute(f"UPDATE audit SET {name} = ? WHERE id = ?", (value, row_id))
+
+
+def ended_pid() -> int:
+    """The pid of a process that has ended and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+async def test_a_started_row_holds_its_target_against_another_console(two: tuple[Store, Store]) -> None:
+    a, b = two
+    held = await a.begin_action(**VM, action="vm.shutdown", deadline_s=90)
+    with pytest.raises(TargetBusy) as caught:
+        await b.begin_action(**VM, action="vm.force_off")
+    busy = caught.value
+    assert busy.code == "NOVA-3003"
+    assert busy.holder.audit_id == held and busy.holder.action == "vm.shutdown"
+    assert busy.holder.pid == os.getpid() and busy.holder.hostname == socket.gethostname()
+    text = str(busy)
+    for part in ("vm.shutdown", busy.holder.who, busy.holder.started_iso, f"pid {os.getpid()}",
+                 socket.gethostname()):
+        assert part in text
+    assert [e.id for e in await b.audit()] == [held]  # nothing written for the refused one
+
+    # Other VMs, and the same VM id in another context, are free.
+    other = await b.begin_action(**{**VM, "target_id": "kvm-1/uuid-2"}, action="vm.start")
+    elsewhere = await b.begin_action(**{**VM, "context": "prod"}, action="vm.start")
+    assert other and elsewhere
+
+    await a.finish_action(held, "ok")
+    freed = await b.begin_action(**VM, action="vm.force_off")
+    entry = await b.audit_entry(freed)
+    assert entry is not None and entry.status is AuditStatus.STARTED
+
+
+async def test_the_row_records_process_and_deadline(two: tuple[Store, Store]) -> None:
+    a, _ = two
+    before = time.time()
+    row = await a.begin_action(**VM, action="vm.shutdown", deadline_s=120)
+    assert column(a.path, row, "pid") == os.getpid()
+    assert column(a.path, row, "hostname") == socket.gethostname()
+    assert column(a.path, row, "pid_start") == target_lock.process_start(os.getpid())
+    assert before + 120 <= column(a.path, row, "deadline_at") <= time.time() + 120
+    refused = await a.record_refusal(**VM, action="vm.start", error_code="NOVA-4001",
+                                     error_message="read-only")
+    assert column(a.path, refused, "pid") == os.getpid()
+    assert column(a.path, refused, "deadline_at") is None
+
+
+async def test_a_row_of_a_gone_process_is_abandoned_not_a_lock(two: tuple[Store, Store]) -> None:
+    a, b = two
+    stale = await a.begin_action(**VM, action="vm.delete", deadline_s=3600)
+    set_columns(a.path, stale, pid=ended_pid(), pid_start=None)
+    taken = await b.begin_action(**VM, action="vm.start")
+    entry = await b.audit_entry(stale)
+    assert entry is not None and entry.status is AuditStatus.FAILED
+    assert entry.error_message == "abandoned (process gone)"
+    assert "vm.delete" in entry.error_cause and entry.duration_s is None
+    assert column(a.path, stale, "abandoned_at") is not None
+    assert [e.id for e in await b.unfinished_actions()] == [taken]
+
+
+async def test_a_reused_pid_does_not_keep_the_lock(two: tuple[Store, Store]) -> None:
+    """Our own pid, but another start time: the writer is gone and the pid was reused."""
+    if target_lock.process_start(os.getpid()) is None:
+        pytest.skip("no /proc: a reused pid cannot be told apart")
+    a, b = two
+    stale = await a.begin_action(**VM, action="vm.reboot")
+    set_columns(a.path, stale, pid_start=column(a.path, stale, "pid_start") - 1)
+    await b.begin_action(**VM, action="vm.start")
+    assert column(a.path, stale, "error_message") == "abandoned (process gone)"
+
+
+async def test_another_hosts_row_holds_until_its_deadline(two: tuple[Store, Store]) -> None:
+    """Nobody here can ask whether a process on another host lives: its deadline decides."""
+    a, b = two
+    remote = await a.begin_action(**VM, action="vm.migrate", deadline_s=600)
+    set_columns(a.path, remote, hostname="bastion-elsewhere", pid=ended_pid())
+    with pytest.raises(TargetBusy) as caught:
+        await b.begin_action(**VM, action="vm.start")
+    assert "on bastion-elsewhere" in str(caught.value)
+
+    set_columns(a.path, remote, deadline_at=time.time() - 1)
+    late = await b.begin_action(**VM, action="vm.start")
+    entry = await b.audit_entry(remote)
+    assert entry is not None and entry.status is AuditStatus.FAILED
+    assert entry.error_message == "abandoned (no outcome by its deadline)"
+    # Its own console, back late, still records the real outcome over the guess.
+    closed = await a.finish_action(remote, "ok", duration_s=700.0)
+    assert closed.status is AuditStatus.OK and closed.duration_s == 700.0
+    with pytest.raises(KeyError):
+        await a.finish_action(late + 1000, "ok")
+
+
+def test_process_alive_semantics() -> None:
+    assert target_lock.process_alive(os.getpid())
+    assert target_lock.process_alive(1)  # init: alive even where kill(1, 0) is EPERM
+    assert not target_lock.process_alive(ended_pid())
+    assert not target_lock.process_alive(0) and not target_lock.process_alive(-5)
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert target_lock.process_alive(child.pid, target_lock.process_start(child.pid))
+        os.kill(child.pid, signal.SIGKILL)
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped: a zombie
+        assert not target_lock.process_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def v1_database(path: Path) -> None:
+    """A database as a schema-1 console left it, with an action still running."""
+    with sqlite3.connect(path) as conn:
+        for statement in schema.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+        now = time.time()
+        conn.executemany(
+            "INSERT INTO audit (idempotency_key, who, started_at, started_iso, context,"
+            " target_kind, target_id, target_name, action, status) VALUES (?, 'old', ?, 'x',"
+            " 'demo', 'vm', ?, 'n', 'vm.reboot', ?)",
+            [("k1", now - 5000, "kvm-1/old", "ok"), ("k2", now - 5000, "kvm-1/older", "started"),
+             ("k3", now - 10, VM["target_id"], "started")])
+
+
+async def test_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "novacron.db"
+    v1_database(path)
+    async with open_store(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION == 2
+        assert [e.idempotency_key for e in await store.audit()] == ["k3", "k2", "k1"]
+        # A row without a pid (an old console's) holds for the default deadline only.
+        with pytest.raises(TargetBusy, match="host \\?"):
+            await store.begin_action(**VM, action="vm.start")
+        await store.begin_action(**{**VM, "target_id": "kvm-1/older"}, action="vm.start")
+        older = (await store.audit(filter_text="target:kvm-1/older"))[-1]
+        assert older.error_message == "abandoned (no outcome by its deadline)"
+    with sqlite3.connect(path) as conn:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
+        assert {"pid", "pid_start", "hostname", "deadline_at", "abandoned_at"} <= columns
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
