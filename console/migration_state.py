@@ -35,6 +35,8 @@ class MigrationState:
     error: str = ""
     note: str = ""
     options: MigrationOptions = field(default_factory=MigrationOptions)
+    adopted: bool = False
+    """Started outside this console (seen in a fleet snapshot): followed, never recorded."""
 
     @property
     def vm_key(self) -> str:

@@ -6,7 +6,9 @@
 - a poller reads `jobStats` about once a second into a `ProgressMeter` (monotonic percentage,
   ETA, convergence and stall warnings) and tells subscribers;
 - `recover` re-reads the migrations the history says never ended (the console died) from the
-  hosts themselves and shows what really happened; `drain` empties a host.
+  hosts themselves and shows what really happened; `drain` empties a host;
+- `adopt` follows, the same way, a migration started outside this console (seen in a fleet
+  snapshot by `console.migration_adopt`), without writing it to the history.
 
 No Textual here: the board, the CLI and the tests are all subscribers.
 """
@@ -23,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from backends.base import Backend, DomainPresence, MigrationOptions, SupportsMigration
 from console.errors import Code, NovaError
+from console.migration_adopt import ADOPTED_NOTE, Sighting
 from console.migration_history import History, HistoryRecord
 from console.migration_progress import ProgressMeter
 from console.migration_state import COLUMNS, DrainSummary, MigrationState
@@ -47,8 +50,11 @@ def migrate_params(state: MigrationState, target_uri: str) -> dict[str, object]:
             **dataclasses.asdict(state.options)}
 
 
+REREAD_NOTE = "re-read after a console restart"
+
+
 class MigrationTracker:
-    """Every migration this console started or re-read, keyed by migration id."""
+    """Every migration this console started, re-read or adopted, keyed by migration id."""
 
     def __init__(
         self,
@@ -97,6 +103,9 @@ class MigrationTracker:
     def busy(self) -> set[str]:
         """Keys (`backend/vm_id`) of the VMs with a migration in progress."""
         return {s.vm_key for s in self._states.values() if s.active}
+
+    def _following(self, vm_id: str) -> MigrationState | None:
+        return next((s for s in self._states.values() if s.active and s.vm_id == vm_id), None)
 
     def subscribe(self, callback: Callable[[MigrationState], None]) -> None:
         self._subscribers.append(callback)
@@ -287,12 +296,52 @@ class MigrationTracker:
         found = []
         for record in await self.history.unfinished(self.context):
             state = record.state
-            self._meters[state.id] = ProgressMeter(stall_after_s=self.stall_after_s)
-            self._records[state.id] = record.key
-            self._set(dataclasses.replace(state, note="re-read after a console restart"))
-            self._tasks[state.id] = asyncio.create_task(self._reread(state.id))
+            twin = self._following(state.vm_id)
+            if twin is not None and twin.adopted:  # seen in a snapshot first; it was ours
+                self._records[twin.id] = record.key
+                found.append(self._set(dataclasses.replace(twin, adopted=False, note=REREAD_NOTE)))
+                continue
+            self._follow(dataclasses.replace(state, note=REREAD_NOTE), record.key)
             found.append(state)
         return found
+
+    def _follow(self, state: MigrationState, record: int | str | None = None) -> MigrationState:
+        """Show `state` and follow it from the hosts (`_reread`) in the background."""
+        self._meters.setdefault(state.id, ProgressMeter(stall_after_s=self.stall_after_s))
+        if record is not None:
+            self._records[state.id] = record
+        state = self._set(state)
+        self._tasks[state.id] = asyncio.create_task(self._reread(state.id),
+                                                    name=f"follow:{state.vm_name}")
+        return state
+
+    async def adopt(self, seen: Sighting) -> MigrationState | None:
+        """Follow a migration started elsewhere; None if the source runs no job (the snapshot
+        lags behind one that just ended, ours included). Not written to the history: the store
+        would name this user as its author; a restarted console sees it again while it runs."""
+        if self._following(seen.vm_id) is not None:
+            return None
+        vm, target = seen.source, seen.incoming
+        try:
+            self._migrator(target.backend)
+            sample = await self._migrator(vm.backend).migration_progress(vm.id)
+        except (NovaError, TimeoutError) as err:
+            log.debug("not adopting %s: %s", vm.name, err)
+            return None
+        if sample is None or self._following(vm.id) is not None:
+            return None
+        now = self._clock()
+        migration_id = f"adopted-{uuid.uuid4().hex[:12]}"
+        meter = self._meters[migration_id] = ProgressMeter(stall_after_s=self.stall_after_s)
+        meter.update(sample, now)
+        log.info("following a migration started elsewhere: %s %s -> %s", vm.name, vm.host,
+                 target.host)
+        return self._follow(MigrationState(
+            id=migration_id, vm_id=vm.id, vm_name=vm.name, source=vm.host, target=target.host,
+            source_backend=vm.backend, target_backend=target.backend, phase=sample.phase,
+            queued_at=now, started_at=now - sample.elapsed_s,
+            progress=dataclasses.replace(sample, id=migration_id, target=target.host),
+            percent=meter.percent, eta_s=meter.eta_s, note=ADOPTED_NOTE, adopted=True))
 
     async def _reread(self, migration_id: str) -> MigrationState:
         """Follow the source's job while there is one, then settle from where the guest is.
@@ -301,16 +350,20 @@ class MigrationTracker:
         source domain not yet undefined, the target still paused for the hand-over, a lookup
         racing the undefine), so an inconclusive answer is asked again until `settle_s`.
         """
-        deadline = self._clock() + self.settle_s
+        deadline = None
         while True:
             await self._follow_source_job(migration_id)
+            deadline = deadline or self._clock() + self.settle_s  # from the end of the job
             outcome = await self._observe(migration_id)
             if outcome is not None or self._clock() >= deadline:
                 break
             await asyncio.sleep(self.poll_interval_s)
-        if outcome is None:  # still unknown: leave the record open for the next restart
-            why = self._states[migration_id].warnings or ("the hosts did not settle",)
-            return self._set(dataclasses.replace(self._states[migration_id], warnings=why))
+        if outcome is None:
+            state = self._states[migration_id]
+            why = state.warnings or ("the hosts did not settle",)
+            if migration_id in self._records:  # leave the record open for the next restart
+                return self._set(dataclasses.replace(state, warnings=why))
+            outcome = _Outcome(NovaError(Code.BACKEND_ERROR, state.vm_name, why[0]))
         return await self._finish(migration_id, outcome.error)
 
     async def _follow_source_job(self, migration_id: str) -> None:
@@ -320,9 +373,11 @@ class MigrationTracker:
             while (sample := await source.migration_progress(state.vm_id)) is not None:
                 meter = self._meters[migration_id]
                 meter.update(sample, self._clock())
+                state = self._states[migration_id]
                 self._set(dataclasses.replace(
-                    self._states[migration_id], phase=sample.phase, progress=sample,
-                    percent=meter.percent, eta_s=meter.eta_s, warnings=meter.warnings))
+                    state, phase=sample.phase, percent=meter.percent, eta_s=meter.eta_s,
+                    progress=dataclasses.replace(sample, id=state.id, target=state.target),
+                    warnings=meter.warnings))
                 await asyncio.sleep(self.poll_interval_s)
         except NovaError as err:  # gone from the source is an answer too; else ask both hosts
             if err.kind is not Code.VM_NOT_FOUND:

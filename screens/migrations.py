@@ -3,6 +3,8 @@
 Cards are redrawn from the tracker twice a second, and only when the tracker changed; the
 selection survives every redraw. `c` cancels the selected migration (abort job; refused in
 post-copy, as libvirt requires), `p` switches it to post-copy, `x` clears finished cards.
+Migrations started outside this console (another console, `virsh migrate`) are adopted from
+the fleet snapshots the app receives, and shown and cancelled like the others.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from console.errors import Code, NovaError
+from console.migration_adopt import AdoptionWatch
 from console.migration_state import COLUMNS, MigrationState
 from console.migrations import MigrationTracker
 from widgets.migration_card import MigrationCard
@@ -45,7 +49,28 @@ def tracker_for(app: Any) -> MigrationTracker:
     tracker = MigrationTracker(lambda: app.fleet.backends, context=app.fleet.context,
                                history=history, door=door)
     app.migrations = tracker
+    adopt_from_snapshots(app, tracker)
     return tracker
+
+
+def adopt_from_snapshots(app: Any, tracker: MigrationTracker) -> None:
+    """Show migrations started outside this console: every snapshot the app receives is
+    looked at (`console.migration_adopt`), from now on and the current one."""
+    if not isinstance(getattr(type(app), "snapshot", None), Reactive):
+        return  # an app without fleet snapshots (a test harness)
+    watch = app.migration_adoption = AdoptionWatch(tracker)
+    told: set[str] = set()
+
+    def tell(state: MigrationState) -> None:
+        if state.adopted and state.id not in told:
+            told.add(state.id)
+            app.notify(f"{state.vm_name}: migration {state.source} → {state.target} started "
+                       "outside this console; following it on the board (3)", timeout=6,
+                       markup=False)
+
+    tracker.subscribe(tell)
+    app.watch(app, "snapshot", watch.feed, init=False)
+    watch.feed(app.snapshot)
 
 
 async def recover_migrations(app: Any) -> None:

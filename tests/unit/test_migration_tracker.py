@@ -1,4 +1,5 @@
-"""The tracker against a fake migrating backend: refusal, progress, cancel, history, recover."""
+"""The tracker against a fake migrating backend: refusal, progress, cancel, history, recover,
+and adopting migrations started outside the console (seen in a fleet snapshot)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from backends.base import DomainPresence, MigrationOptions
 from console.errors import Code, NovaError
+from console.fleet import Fleet
+from console.migration_adopt import ADOPTED_NOTE, AdoptionWatch
 from console.migration_drain import drain
 from console.migration_history import History
 from console.migrations import MigrationTracker
@@ -17,7 +20,12 @@ MIB = 2**20
 
 
 class FakeHost:
-    """A host whose migrations advance 32 MiB per progress read."""
+    """A host whose migrations advance 32 MiB per progress read.
+
+    It lists its guests as libvirt does: running here, and MIGRATING for one arriving (the
+    incoming half, while the source still lists it). `outside` starts a migration the way
+    `virsh migrate` on another terminal would: no tracker involved.
+    """
 
     kind = "fake"
 
@@ -28,22 +36,40 @@ class FakeHost:
         self.jobs: dict[str, asyncio.Event] = {}
         self.sent: dict[str, int] = {}
         self.step = 32  # MiB sent per progress read
+        self.incoming: set[str] = set()
+        self.progress_reads = 0
 
-    async def hosts(self): return []
-    async def vms(self): return []
+    async def hosts(self) -> list[Host]:
+        return [Host(id=self.name, name=self.name, backend=self.name)]
+
+    async def vms(self) -> list[VM]:
+        here = [(u, VMState.RUNNING) for u, h in self.world.items() if h == self.name]
+        return [VM(id=u, name=f"vm-{u}", state=state, host=self.name, backend=self.name)
+                for u, state in here + [(u, VMState.MIGRATING) for u in sorted(self.incoming)]]
+
     async def close(self) -> None: ...
 
     async def migrate(self, vm_id: str, target: FakeHost, options: MigrationOptions | None = None) -> None:
         done = self.jobs[vm_id] = asyncio.Event()
         self.sent[vm_id] = 0
+        target.incoming.add(vm_id)
         await done.wait()
         del self.jobs[vm_id]
+        target.incoming.discard(vm_id)
         if self.sent.pop(vm_id) < 0:
             raise NovaError(Code.BACKEND_ERROR, vm_id, "operation aborted")
         self.world[vm_id] = target.name
 
+    def outside(self, vm_id: str, target: FakeHost) -> asyncio.Task[None]:
+        """A migration started elsewhere (another console, `virsh migrate`)."""
+        task = asyncio.create_task(self.migrate(vm_id, target))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # aborted: expected
+        return task
+
     async def migration_progress(self, vm_id: str) -> Migration | None:
-        if vm_id not in self.jobs:
+        self.progress_reads += 1
+        await asyncio.sleep(0)  # a real host answers later: others run meanwhile
+        if vm_id not in self.jobs or self.jobs[vm_id].is_set():  # none, or winding down
             return None
         self.sent[vm_id] += self.step * MIB
         if self.sent[vm_id] >= 128 * MIB:
@@ -214,3 +240,136 @@ async def test_recover_that_never_settles_leaves_the_record_open_and_says_why() 
     final = await tracker.wait("a")
     assert final.active and "outcome unknown" in final.warnings[0]
     assert len(await store.unfinished_migrations()) == 1  # the next restart asks again
+
+
+# -- migrations started outside this console -------------------------------------------------
+
+
+async def fleet_snapshot(backends: dict[str, FakeHost]) -> FleetSnapshot:
+    """What the app's fleet would hand over: every fake host polled once."""
+    return await Fleet("t", list(backends.values())).poll_once()  # type: ignore[arg-type]
+
+
+async def started_elsewhere(backends: dict[str, FakeHost], tracker: MigrationTracker,
+                            step: int = 32) -> tuple[AdoptionWatch, asyncio.Task[None]]:
+    """u1 leaves h1 for h2 behind the tracker's back (`step` MiB a read); one fleet snapshot
+    is then fed to a new watch, and its adoption attempt has ended."""
+    for host in backends.values():
+        host.step = step
+    watch = AdoptionWatch(tracker)
+    job = backends["h1"].outside("u1", backends["h2"])
+    await asyncio.sleep(0)
+    watch.feed(await fleet_snapshot(backends))
+    await watch.settled()
+    return watch, job
+
+
+async def test_a_migration_started_elsewhere_is_adopted_and_followed_to_done() -> None:
+    backends, _snap, world = setup()
+    store = MemoryStore()
+    tracker = MigrationTracker(backends, context="t", history=History(store, lambda: backends),
+                               poll_interval_s=0.01)
+    snap = await fleet_snapshot(backends)
+    watch, job = await started_elsewhere(backends, tracker, step=8)
+    [state] = tracker.states()
+    assert state.adopted and state.note == ADOPTED_NOTE and state.active
+    assert (state.vm_name, state.source, state.target) == ("vm-u1", "h1", "h2")
+    assert state.progress is not None and state.progress.data_processed > 0
+    assert state.progress.target == "h2" and state.progress.id == state.id
+    snap = await fleet_snapshot(backends)
+    assert {(v.host, v.state) for v in snap.vms if v.id == "u1"} == {
+        ("h1", VMState.RUNNING), ("h2", VMState.MIGRATING)}
+    watch.feed(snap)  # still migrating: followed already
+    await watch.settled()
+    assert len(tracker.states()) == 1
+    final = await tracker.wait(state.id)
+    await job
+    assert final.phase is MigrationPhase.DONE and final.percent == 100, final
+    assert world["u1"] == "h2"
+    assert store.rows == {}  # not started here: nothing in this console's history
+
+
+async def test_one_adoption_attempt_per_vm_however_many_snapshots_arrive() -> None:
+    backends, _snap, _world = setup()
+    tracker = MigrationTracker(backends, poll_interval_s=10)  # one follow-up read, then a pause
+    watch = AdoptionWatch(tracker)
+    job = backends["h1"].outside("u1", backends["h2"])
+    await asyncio.sleep(0)
+    snap = await fleet_snapshot(backends)
+    watch.feed(snap)
+    watch.feed(snap)  # the fleet publishes after each source's poll: often the same picture
+    await watch.settled()
+    assert len(tracker.states()) == 1
+    assert backends["h1"].progress_reads <= 2  # one check (+ the follower's first read)
+    await tracker.close()
+    job.cancel()
+
+
+async def test_cancelling_an_adopted_migration_keeps_the_guest_on_its_source() -> None:
+    backends, _snap, world = setup()
+    tracker = MigrationTracker(backends, poll_interval_s=0.01)
+    _watch, job = await started_elsewhere(backends, tracker, step=1)
+    [state] = tracker.states()
+    await tracker.cancel(state.id)
+    final = await tracker.wait(state.id)
+    with pytest.raises(NovaError, match="aborted"):
+        await job  # the other console's call fails, as virsh's does
+    assert final.phase is MigrationPhase.CANCELLED, final
+    assert world["u1"] == "h1"
+
+
+async def test_a_migration_this_console_started_is_never_adopted() -> None:
+    backends, snap, _world = setup()
+    for host in backends.values():
+        host.step = 1
+    tracker = MigrationTracker(backends, poll_interval_s=0.01)
+    watch = AdoptionWatch(tracker)
+    ours = await tracker.start(snap.vms[0], snap.hosts[1])
+    await asyncio.sleep(0.02)
+    seen = await fleet_snapshot(backends)
+    assert any(v.state is VMState.MIGRATING for v in seen.vms)
+    watch.feed(seen)
+    await watch.settled()
+    assert [s.id for s in tracker.states()] == [ours.id]
+    for host in backends.values():
+        host.step = 128
+    assert (await tracker.wait(ours.id)).phase is MigrationPhase.DONE
+    reads = backends["h1"].progress_reads
+    watch.feed(seen)  # a snapshot lagging behind our finished migration: the source says no
+    await watch.settled()
+    assert [s.id for s in tracker.states()] == [ours.id]
+    assert backends["h1"].progress_reads == reads + 1
+    watch.feed(seen)  # refused a moment ago: not asked again at once
+    await watch.settled()
+    assert backends["h1"].progress_reads == reads + 1
+
+
+async def test_recover_takes_over_an_adopted_migration_this_console_had_started() -> None:
+    backends, _snap, world = setup()
+    store = MemoryStore()
+    await store.record_migration_start(context="t", vm_id="u1", vm_name="vm-u1", source="h1",
+                                       target="h2", job_id="a")
+    tracker = MigrationTracker(backends, context="t", history=History(store, lambda: backends),
+                               poll_interval_s=0.01)
+    # the previous console's migration, still running, seen in a snapshot before the history
+    _watch, job = await started_elsewhere(backends, tracker, step=4)
+    [adopted] = tracker.states()
+    found = await tracker.recover()
+    assert [s.id for s in found] == [adopted.id]
+    [state] = tracker.states()
+    assert not state.adopted and "restart" in state.note
+    assert (await tracker.wait(state.id)).phase is MigrationPhase.DONE
+    await job
+    assert world["u1"] == "h2"
+    assert not await store.unfinished_migrations()  # the old row got its end
+
+
+async def test_an_adopted_migration_whose_hosts_never_settle_ends_failed_and_says_why() -> None:
+    world = {"u1": "h1"}
+    backends = {"h1": FakeHost("h1", world), "h2": HandOverHost("h2", world, ["error"] * 1000)}
+    tracker = MigrationTracker(backends, poll_interval_s=0.01, settle_s=0.1)
+    _watch, job = await started_elsewhere(backends, tracker)
+    [state] = tracker.states()
+    final = await tracker.wait(state.id)
+    await job
+    assert final.phase is MigrationPhase.FAILED and "outcome unknown" in final.error, final

@@ -1,0 +1,53 @@
+"""The console's own app adopts a migration started elsewhere: fleet snapshot → board card.
+
+The fake hosts (tests/unit/test_migration_tracker.py) list the incoming guest as MIGRATING on
+the target while the source still lists it, as libvirt does; the migration is started on the
+fake source directly, as `virsh migrate` on another terminal would be.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from console.app import NovaApp
+from console.fleet import Fleet
+from console.migration_adopt import ADOPTED_NOTE
+from console.models import MigrationPhase
+from screens.migrations import MigrationsScreen, tracker_for
+from widgets.migration_card import MigrationCard
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from test_migration_tracker import setup
+
+
+async def test_a_migration_started_elsewhere_appears_on_the_board_and_can_be_cancelled() -> None:
+    backends, _snap, world = setup()
+    for host in backends.values():
+        host.step = 1  # slow: it is still running when cancelled
+    fleet = Fleet("t", list(backends.values()), interval_s=0.1)  # type: ignore[arg-type]
+    app = NovaApp(fleet)
+    async with app.run_test(size=(120, 36)) as pilot:
+        job = backends["h1"].outside("u1", backends["h2"])
+        tracker = tracker_for(app)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if tracker.states():
+                break
+        [state] = tracker.states()
+        assert state.adopted and state.note == ADOPTED_NOTE
+        assert (state.source, state.target) == ("h1", "h2")
+        assert any("outside this console" in n.message for n in app._notifications)
+        await pilot.press("3")
+        await pilot.pause(0.6)
+        board = app.screen
+        assert isinstance(board, MigrationsScreen)
+        cards = list(board.query("#col-running MigrationCard").results(MigrationCard))
+        assert [c.migration_id for c in cards] == [state.id]
+        await pilot.press("c")
+        final = await tracker.wait(state.id)
+        assert final.phase is MigrationPhase.CANCELLED, final
+        await pilot.pause(0.6)
+        failed = list(board.query("#col-failed MigrationCard").results(MigrationCard))
+        assert [c.migration_id for c in failed] == [state.id]
+    assert job.done() and world["u1"] == "h1"
