@@ -80,6 +80,9 @@ class ActionSpec:
     """False only for queries (listing snapshots); every mutating action is gated."""
     params: tuple[Param, ...] = ()
     aliases: tuple[str, ...] = ()
+    exclusive: bool = True
+    """Takes the per-VM lock. False only for controls of an action already running on the VM
+    (cancelling its migration): those must get through while that action holds the lock."""
 
     @property
     def destructive(self) -> bool:

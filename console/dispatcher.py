@@ -98,7 +98,7 @@ class AuditLog(Protocol):
     async def begin_action(self, *, context: str, target_kind: str, target_id: str,
                            target_name: str, action: str, params: Mapping[str, Any] | None = None,
                            idempotency_key: str | None = None,
-                           deadline_s: float | None = None) -> int: ...
+                           deadline_s: float | None = None, exclusive: bool = True) -> int: ...
 
     async def finish_action(self, action_id: int, outcome: Any, duration_s: float | None = None,
                             error_code: str = "", error_message: str = "",
@@ -159,7 +159,7 @@ class Dispatcher:
         if confirmation and spec.mutating and (problem := confirmation_problem(request)):
             return problem
         holder = self._busy.get(target.key)
-        if spec.mutating and holder is not None:
+        if spec.mutating and spec.exclusive and holder is not None:
             return busy_error(target.name, holder)
         return None
 
@@ -174,6 +174,8 @@ class Dispatcher:
             return Outcome(request, "refused", refusal, audit_id=audit_id)
         if not spec.mutating:
             return await self._query(request)
+        if not spec.exclusive:  # a control of the action holding the VM: audited, not locked
+            return await self._run_locked(request)
         key = request.target.key
         self._busy[key] = Holder.here(spec.id)  # no await since the precheck: atomic here
         try:
@@ -204,7 +206,7 @@ class Dispatcher:
         try:
             audit_id = await self.audit.begin_action(
                 **self._fields(request), idempotency_key=request.idempotency_key,
-                deadline_s=call_limit(request) + CALL_MARGIN_S)
+                deadline_s=call_limit(request) + CALL_MARGIN_S, exclusive=request.spec.exclusive)
         except TargetBusy as busy:  # another console holds the VM (the store's lock)
             refusal = busy_error(request.target.name, busy.holder)
             return Outcome(request, "refused", refusal, audit_id=await self._refused(request, refusal))

@@ -35,12 +35,17 @@ log = logging.getLogger(__name__)
 
 
 Call = Callable[[], Awaitable[None]]
-Door = Callable[[MigrationState, Call, dict[str, object]], Awaitable[None]]
-"""Runs one migration through the dispatcher (audit, lock): gets the state, the direct call,
-and the same call as plain parameters for `vm.migrate`; raises NovaError on failure."""
+Door = Callable[[MigrationState, Call, dict[str, object], str], Awaitable[None]]
+"""Runs one call on a migration through the dispatcher (read-only gate, audit, lock): gets the
+state, the direct call, the same call as plain parameters, and its action id (`MIGRATE`,
+`CANCEL` or `POST_COPY`); raises NovaError on failure."""
+
+MIGRATE, CANCEL, POST_COPY = "vm.migrate", "vm.migrate_cancel", "vm.migrate_post_copy"
+"""The action ids of the calls a tracker makes (their specs: `console.migration_door`)."""
 
 
-async def _direct(_state: MigrationState, call: Call, _params: dict[str, object]) -> None:
+async def _direct(_state: MigrationState, call: Call, _params: dict[str, object],
+                  _action: str) -> None:
     await call()
 
 
@@ -186,7 +191,7 @@ class MigrationTracker:
         error: NovaError | None = None
         try:
             await self._door(state, lambda: source.migrate(state.vm_id, target, state.options),
-                             migrate_params(state, getattr(target, "uri", "")))
+                             migrate_params(state, getattr(target, "uri", "")), MIGRATE)
         except NovaError as err:
             error = err
         except Exception as exc:
@@ -260,8 +265,9 @@ class MigrationTracker:
         if state is None or not state.active:
             raise NovaError(Code.INVALID_STATE, migration_id, "no such running migration")
         self._cancelling.add(migration_id)
+        source = self._migrator(state.source_backend)
         try:
-            await self._migrator(state.source_backend).cancel_migration(state.vm_id)
+            await self._door(state, lambda: source.cancel_migration(state.vm_id), {}, CANCEL)
         except NovaError:
             self._cancelling.discard(migration_id)
             raise
@@ -273,7 +279,8 @@ class MigrationTracker:
         if not state.options.post_copy:
             raise NovaError(Code.INVALID_STATE, state.vm_name,
                             "post-copy must be allowed when the migration starts (--post-copy)")
-        await self._migrator(state.source_backend).start_post_copy(state.vm_id)
+        source = self._migrator(state.source_backend)
+        await self._door(state, lambda: source.start_post_copy(state.vm_id), {}, POST_COPY)
 
     async def close(self) -> None:
         """Stop following (migrations themselves go on: the hosts drive them)."""

@@ -37,11 +37,12 @@ def tracker_for(app: Any) -> MigrationTracker:
     from console.migration_door import dispatcher_door
     from console.migration_history import History
 
-    async def door(state: MigrationState, call: Any, params: dict[str, object]) -> None:
+    async def door(state: MigrationState, call: Any, params: dict[str, object],
+                   action: str) -> None:
         dispatcher = getattr(app, "dispatcher", None)
         if dispatcher is None:
             raise NovaError(Code.BACKEND_ERROR, "actions are not ready yet", "try again")
-        await dispatcher_door(dispatcher)(state, call, params)
+        await dispatcher_door(dispatcher)(state, call, params, action)
 
     store = getattr(app, "_store", None)
     history = (History(store, lambda: app.fleet.backends)

@@ -79,6 +79,7 @@ class AuditLog(StoreCore):
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         deadline_s: float | None = None,
+        exclusive: bool = True,
     ) -> int:
         """Record an action about to be sent to a backend; returns the row id once durable.
 
@@ -86,10 +87,12 @@ class AuditLog(StoreCore):
         target), nothing is written and `target_lock.TargetBusy` names it. `deadline_s` is how
         long the action may take at most (its timeout plus a margin); past it the row stops
         holding the target even if nobody can tell whether its process is alive.
+        `exclusive=False` (cancelling a running migration) skips that check: such a control
+        must get through while the action it controls holds the target.
         """
         return await self._insert(context, target_kind, target_id, target_name, action,
                                   params, idempotency_key, AuditStatus.STARTED,
-                                  deadline_s=deadline_s)
+                                  deadline_s=deadline_s, exclusive=exclusive)
 
     async def finish_action(
         self,
@@ -154,6 +157,7 @@ class AuditLog(StoreCore):
         status: AuditStatus,
         error: tuple[str, str, str] = ("", "", ""),
         deadline_s: float | None = None,
+        exclusive: bool = True,
     ) -> int:
         started_at, started_iso = identity.now()
         finished = status is not AuditStatus.STARTED
@@ -171,7 +175,7 @@ class AuditLog(StoreCore):
         )
         holder = None
         async with self._write() as db:
-            if not finished:
+            if not finished and exclusive:
                 holder = await target_lock.holder_of(db, values[4], values[6], started_at)
             if holder is None:
                 rows = list(await db.execute_fetchall(

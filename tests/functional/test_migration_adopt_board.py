@@ -51,3 +51,31 @@ async def test_a_migration_started_elsewhere_appears_on_the_board_and_can_be_can
         failed = list(board.query("#col-failed MigrationCard").results(MigrationCard))
         assert [c.migration_id for c in failed] == [state.id]
     assert job.done() and world["u1"] == "h1"
+
+
+async def test_read_only_board_refuses_to_cancel_and_the_migration_goes_on() -> None:
+    """Cancelling is a mutation like any other: the dispatcher refuses it in read-only."""
+    backends, _snap, world = setup()
+    for host in backends.values():
+        host.step = 1
+    fleet = Fleet("t", list(backends.values()), interval_s=0.1)  # type: ignore[arg-type]
+    app = NovaApp(fleet, read_only=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        job = backends["h1"].outside("u1", backends["h2"])
+        tracker = tracker_for(app)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if tracker.states():
+                break
+        [state] = tracker.states()
+        await pilot.press("3")
+        await pilot.pause(0.6)
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert any("NOVA-4001" in str(n.message) for n in app._notifications)
+        assert tracker.get(state.id).active and not job.done()  # type: ignore[union-attr]
+        for host in backends.values():
+            host.step = 64  # let it finish on its own
+        final = await tracker.wait(state.id)
+        assert final.phase is MigrationPhase.DONE, final
+    assert world["u1"] == "h2"

@@ -185,3 +185,19 @@ async def test_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
         assert {"pid", "pid_start", "hostname", "deadline_at", "abandoned_at"} <= columns
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_a_control_gets_through_while_the_migration_it_controls_holds_the_vm(
+        two: tuple[Store, Store]) -> None:
+    """Cancelling a migration from another console must not wait for that migration."""
+    a, b = two
+    migrating = await a.begin_action(**VM, action="vm.migrate", deadline_s=3600)
+    cancel = await b.begin_action(**VM, action="vm.migrate_cancel", exclusive=False)
+    assert cancel != migrating
+    with pytest.raises(TargetBusy) as caught:  # anything else is still refused
+        await b.begin_action(**VM, action="vm.shutdown")
+    assert caught.value.holder.action in ("vm.migrate", "vm.migrate_cancel")
+    await b.finish_action(cancel, "ok")
+    await a.finish_action(migrating, "failed", error_message="cancelled by the operator")
+    assert {e.action: e.status for e in await b.audit()} == {
+        "vm.migrate": AuditStatus.FAILED, "vm.migrate_cancel": AuditStatus.OK}
