@@ -13,6 +13,7 @@ from pathlib import Path
 from console.app import NovaApp
 from console.fleet import Fleet
 from console.migration_adopt import ADOPTED_NOTE
+from console.migration_state import MigrationState
 from console.models import MigrationPhase
 from screens.migrations import MigrationsScreen, tracker_for
 from widgets.migration_card import MigrationCard
@@ -21,20 +22,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_migration_tracker import setup
 
 
-async def test_a_migration_started_elsewhere_appears_on_the_board_and_can_be_cancelled() -> None:
+def slow_fleet():  # type: ignore[no-untyped-def]
+    """The fake hosts, slow enough that a migration is still running when cancelled."""
     backends, _snap, world = setup()
     for host in backends.values():
-        host.step = 1  # slow: it is still running when cancelled
-    fleet = Fleet("t", list(backends.values()), interval_s=0.1)  # type: ignore[arg-type]
+        host.step = 1
+    return backends, world, Fleet("t", list(backends.values()), interval_s=0.1)  # type: ignore[arg-type]
+
+
+async def adopted(app: NovaApp, pilot) -> MigrationState:  # type: ignore[no-untyped-def]
+    """Wait until the app's tracker has adopted the one migration started elsewhere."""
+    tracker = tracker_for(app)
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if tracker.states():
+            break
+    [state] = tracker.states()
+    return state
+
+
+async def test_a_migration_started_elsewhere_appears_on_the_board_and_can_be_cancelled() -> None:
+    backends, world, fleet = slow_fleet()
     app = NovaApp(fleet)
     async with app.run_test(size=(120, 36)) as pilot:
         job = backends["h1"].outside("u1", backends["h2"])
+        state = await adopted(app, pilot)
         tracker = tracker_for(app)
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if tracker.states():
-                break
-        [state] = tracker.states()
         assert state.adopted and state.note == ADOPTED_NOTE
         assert (state.source, state.target) == ("h1", "h2")
         assert any("outside this console" in n.message for n in app._notifications)
@@ -55,19 +68,12 @@ async def test_a_migration_started_elsewhere_appears_on_the_board_and_can_be_can
 
 async def test_read_only_board_refuses_to_cancel_and_the_migration_goes_on() -> None:
     """Cancelling is a mutation like any other: the dispatcher refuses it in read-only."""
-    backends, _snap, world = setup()
-    for host in backends.values():
-        host.step = 1
-    fleet = Fleet("t", list(backends.values()), interval_s=0.1)  # type: ignore[arg-type]
+    backends, world, fleet = slow_fleet()
     app = NovaApp(fleet, read_only=True)
     async with app.run_test(size=(120, 36)) as pilot:
         job = backends["h1"].outside("u1", backends["h2"])
+        state = await adopted(app, pilot)
         tracker = tracker_for(app)
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if tracker.states():
-                break
-        [state] = tracker.states()
         await pilot.press("3")
         await pilot.pause(0.6)
         await pilot.press("c")
