@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from backends.base import Backend, SupportsEvents
 from console.errors import NovaError
-from console.models import FleetSnapshot, Host, HostState, SourceData, SourceHealth
+from console.models import VM, FleetSnapshot, Host, HostState, SourceData, SourceHealth
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,16 @@ class _Source:
         self.health = SourceHealth(name=backend.name, ok=False, error="connecting")
         self.wake = asyncio.Event()
         self.ever_ok = False
+
+
+async def _read(backend: Backend) -> tuple[Sequence[Host], Sequence[VM]]:
+    """`hosts()` and `vms()` concurrently. A TaskGroup, not `gather`: when the poll is cancelled
+    (a timeout, the fleet stopping) every failure of either call is collected, none is left
+    "never retrieved" in the log."""
+    async with asyncio.TaskGroup() as group:
+        hosts = group.create_task(backend.hosts())
+        vms = group.create_task(backend.vms())
+    return hosts.result(), vms.result()
 
 
 class Fleet:
@@ -164,12 +174,13 @@ class Fleet:
         backend = source.backend
         started = self._clock()
         try:
-            hosts, vms = await asyncio.wait_for(
-                asyncio.gather(backend.hosts(), backend.vms()), self.timeout_s
-            )
+            async with asyncio.timeout(self.timeout_s):
+                hosts, vms = await _read(backend)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if isinstance(exc, ExceptionGroup):  # both calls failed: the first one says why
+                exc = exc.exceptions[0]
             prev = source.health
             if prev.ok or prev.consecutive_failures == 0:
                 log.warning("source failed: %s", describe(exc), extra={"source": backend.name})
