@@ -163,6 +163,20 @@ class Dispatcher:
             return busy_error(target.name, holder)
         return None
 
+    async def held_elsewhere(self, request: Request) -> NovaError | None:
+        """NOVA-3003 when another console holds the request's VM (the store's lock), read
+        without taking it: front ends ask before a confirmation dialog. `run` still checks,
+        atomically, when it takes the lock."""
+        peek = getattr(self.audit, "holder", None)
+        if peek is None or not request.spec.mutating or not request.spec.exclusive:
+            return None
+        try:
+            holder = await peek(self.context, request.target.key)
+        except Exception as exc:  # the real check at begin_action will say what is wrong
+            log.debug("could not read the lock of %s: %s", request.target.key, exc)
+            return None
+        return busy_error(request.target.name, holder) if holder is not None else None
+
     # -- running ----------------------------------------------------------------------------
 
     async def run(self, request: Request) -> Outcome:
@@ -182,6 +196,13 @@ class Dispatcher:
             return await self._run_locked(request)
         finally:
             del self._busy[key]
+
+    async def refuse(self, request: Request, why: NovaError) -> Outcome:
+        """Audit and return a refusal a front end found before asking the operator anything
+        (`precheck(confirmation=False)`, `held_elsewhere`), under that reason, not under the
+        missing confirmation `run` would report first."""
+        audit_id = await self._refused(request, why) if request.spec.mutating else None
+        return Outcome(request, "refused", why, audit_id=audit_id)
 
     async def run_all(self, requests: Iterable[Request]) -> list[Outcome]:
         """Run many requests (bulk on marked rows), a few at a time; results in input order."""

@@ -100,11 +100,12 @@ class Session:
 
         requests = [Request(MIGRATE.id, Target(vm.backend, vm.id, vm.name), {}, origin="cli")
                     for vm in vms]
-        if not requests or any(self.dispatcher.precheck(r, confirmation=False) is None
-                               for r in requests):
+        refusals = [self.dispatcher.precheck(r, confirmation=False) for r in requests]
+        if not requests or any(why is None for why in refusals):
             return None
-        outcomes = [await self.dispatcher.run(r) for r in requests]
-        return outcomes[0].error
+        for request, why in zip(requests, refusals, strict=True):
+            await self.dispatcher.refuse(request, why)
+        return refusals[0]
 
 
 @contextlib.asynccontextmanager

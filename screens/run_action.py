@@ -66,10 +66,14 @@ async def run_action(app: App[Any], action_id: str, targets: Sequence[Target],
     except ValueError as exc:
         notify(app, str(exc), severity="error", title=spec.title)
         return []
-    requests = [Request(spec.id, t, prepared, origin=origin) for t in targets]
-    hopeless = [r for r in requests if dispatcher.precheck(r, confirmation=False) is not None]
-    outcomes: list[Outcome] = [await dispatcher.run(r) for r in hopeless]
-    pending = [r for r in requests if r not in hopeless]
+    outcomes: list[Outcome] = []
+    pending: list[Request] = []
+    for request in (Request(spec.id, t, prepared, origin=origin) for t in targets):
+        why = dispatcher.precheck(request, confirmation=False) or await dispatcher.held_elsewhere(request)
+        if why is None:
+            pending.append(request)
+        else:  # refused whatever the operator would answer: say so now, audited
+            outcomes.append(await dispatcher.refuse(request, why))
     if pending:
         confirmed = await confirm(app, spec, pending)
         if confirmed is None:
@@ -96,11 +100,12 @@ def refuse_up_front(app: App[Any], requests: Sequence[Request]) -> bool:
     dispatcher = getattr(app, "dispatcher", None)
     if dispatcher is None or not requests:
         return False
-    if any(dispatcher.precheck(r, confirmation=False) is None for r in requests):
+    refusals = [dispatcher.precheck(r, confirmation=False) for r in requests]
+    if any(why is None for why in refusals):
         return False
 
     async def refuse() -> None:
-        outcomes = [await dispatcher.run(r) for r in requests]
+        outcomes = [await dispatcher.refuse(r, why) for r, why in zip(requests, refusals, strict=True)]
         report(app, requests[0].spec, outcomes)
 
     app.run_worker(refuse(), group="refusals")

@@ -94,6 +94,11 @@ class AuditLog(StoreCore):
                                   params, idempotency_key, AuditStatus.STARTED,
                                   deadline_s=deadline_s, exclusive=exclusive)
 
+    async def holder(self, context: str, target_id: str) -> target_lock.Holder | None:
+        """Who holds the target now (another console's unfinished action), without taking it."""
+        async with self._read() as db:
+            return await target_lock.current_holder(db, context, target_id, identity.now()[0])
+
     async def finish_action(
         self,
         action_id: int,

@@ -151,3 +151,15 @@ async def holder_of(db: aiosqlite.Connection, context: str, target_id: str,
             (now, now, why, f"{where} never recorded the outcome of {row[1]}; "
              "check the VM's state", row[0]))
     return None
+
+
+async def current_holder(db: aiosqlite.Connection, context: str, target_id: str,
+                         now: float) -> Holder | None:
+    """The live holder of the target, read only (rows found abandoned are left for the next
+    `begin_action` to close): a front end asks before a confirmation dialog."""
+    here = hostname()
+    for row in list(await db.execute_fetchall(_UNFINISHED, (context, target_id))):
+        if not _gone_because(row, now, here):
+            row_id, action, who, _at, iso, pid, _start, host, _deadline = row
+            return Holder(action, who, iso, pid, host, row_id)
+    return None

@@ -46,7 +46,8 @@ class HeldBackend:
         return ()
 
     async def vms(self) -> Sequence[VM]:
-        return ()
+        return (VM(id=TARGET.vm_id, name=TARGET.name, state=VMState.RUNNING, host=self.name,
+                   backend=self.name, vcpus=2, memory_bytes=2**30),)
 
     async def close(self) -> None:
         return None
@@ -193,3 +194,44 @@ async def test_cli_refused_by_the_store_lock_exits_3(tmp_path: Path) -> None:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(cli.communicate(), 90)
         assert cli.returncode == EXIT_OK, (out, err)
+
+
+async def test_a_front_end_learns_before_confirming_that_another_console_holds_the_vm(consoles) -> None:  # type: ignore[no-untyped-def]
+    """The TUI asks before its confirmation dialog, so nobody types a name for nothing."""
+    first, second, backend = consoles
+    assert await second.held_elsewhere(force_off()) is None  # free: ask away
+    held = await start_held(first, backend, shutdown())
+    busy = await second.held_elsewhere(force_off())
+    assert busy is not None and busy.kind is Code.OPERATION_IN_PROGRESS
+    assert "shut down, started by" in str(busy)
+    store: Store = second.audit  # type: ignore[assignment]
+    assert [e.action for e in await store.audit()] == ["vm.shutdown"]  # asking wrote nothing
+    backend.release.set()
+    assert (await held).ok
+    assert await second.held_elsewhere(force_off()) is None
+
+
+async def test_the_tui_refuses_at_once_without_a_dialog(consoles) -> None:  # type: ignore[no-untyped-def]
+    from console.app import NovaApp
+    from screens.inventory import InventoryScreen
+
+    first, second, backend = consoles
+    held = await start_held(first, backend, shutdown())
+    app = NovaApp(Fleet("prod", [backend], interval_s=5), dispatcher=second)  # type: ignore[list-item]
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, InventoryScreen) and app.screen.table.row_count == 1:
+                break
+        inventory = app.screen
+        await pilot.press("F")  # force-off: would ask for the VM's name
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if any("NOVA-3003" in str(n.message) for n in app._notifications):
+                break
+        assert app.screen is inventory, "a confirmation opened for an action that is refused"
+        shown = [str(n.message) for n in app._notifications]
+        assert any("NOVA-3003" in m for m in shown), (shown, inventory.table.cursor_key)
+    backend.release.set()
+    assert (await held).ok
+    assert backend.calls == [("shutdown", TARGET.vm_id)]
