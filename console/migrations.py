@@ -27,6 +27,7 @@ from backends.base import Backend, DomainPresence, MigrationOptions, SupportsMig
 from console.errors import Code, NovaError
 from console.migration_adopt import ADOPTED_NOTE, Sighting
 from console.migration_history import History, HistoryRecord
+from console.migration_outcome import Outcome, outcome_from
 from console.migration_progress import ProgressMeter
 from console.migration_state import COLUMNS, DrainSummary, MigrationState
 from console.models import VM, Host, MigrationPhase
@@ -370,7 +371,7 @@ class MigrationTracker:
             why = state.warnings or ("the hosts did not settle",)
             if migration_id in self._records:  # leave the record open for the next restart
                 return self._set(dataclasses.replace(state, warnings=why))
-            outcome = _Outcome(NovaError(Code.BACKEND_ERROR, state.vm_name, why[0]))
+            outcome = Outcome(NovaError(Code.BACKEND_ERROR, state.vm_name, why[0]))
         return await self._finish(migration_id, outcome.error)
 
     async def _follow_source_job(self, migration_id: str) -> None:
@@ -390,7 +391,7 @@ class MigrationTracker:
             if err.kind is not Code.VM_NOT_FOUND:
                 log.warning("re-reading %s: %s", migration_id, err)
 
-    async def _observe(self, migration_id: str) -> _Outcome | None:
+    async def _observe(self, migration_id: str) -> Outcome | None:
         """The outcome from where the guest is now; None while the hosts are in between."""
         state = self._states[migration_id]
         try:
@@ -400,19 +401,7 @@ class MigrationTracker:
             log.info("re-reading %s: a host did not answer yet: %s", migration_id, err)
             self._set(dataclasses.replace(state, warnings=(f"outcome unknown: {err}",)))
             return None
-        if src.migrating_out or dst.migrating_in or (src.active and dst.active):
-            return None  # the job is still being handed over
-        if dst.active:
-            return _Outcome(None)
-        where = ("still on the source" if src.active else
-                 "on neither host" if not dst.present else "not running on the target")
-        return _Outcome(NovaError(Code.BACKEND_ERROR, state.vm_name,
-                                  f"the migration did not complete: the guest is {where}"))
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Outcome:
-    error: NovaError | None
+        return outcome_from(state.vm_name, src, dst)
 
 
 def in_progress(vm_name: str, why: str) -> NovaError:
