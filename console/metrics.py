@@ -1,8 +1,11 @@
-"""Metric history kept from fleet snapshots: the fallback when no Prometheus is configured.
+"""Metric history kept from fleet snapshots: the tables' sparklines, and the charts when no
+Prometheus feed is configured.
 
-Each snapshot carries cumulative CPU time per VM and the host's busy fraction; rates are
-computed between consecutive snapshots and kept in bounded ring buffers (so a wall display
-running for days uses constant memory). Series are keyed "host:NAME" / "vm:KEY".
+Each snapshot carries, per VM, either the CPU cores it uses now (a source that computes rates
+itself: Prometheus) or its cumulative CPU time (libvirt), whose rate is computed here between
+consecutive snapshots; and each host's busy fraction. Values are kept in bounded ring buffers
+(so a wall display running for days uses constant memory). Series are keyed "host:NAME" /
+"vm:KEY".
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ class Series:
         return len(self._points)
 
 
+def vcpu_fraction(cores: float, vcpus: int) -> float:
+    """CPU cores busy as the fraction (0 to 1) of a VM's vCPUs that the "cpu" series hold."""
+    return min(1.0, max(0.0, cores / vcpus))
+
+
 class MetricsHistory:
     """CPU (fraction of allocated vCPUs, or host CPUs) and memory per host and VM."""
 
@@ -90,6 +98,10 @@ class MetricsHistory:
             key = f"vm:{vm.key}"
             live_keys.add(key)
             self.series(key, "memory").add(t, float(vm.memory_bytes))
+            if vm.cpu_used_cores is not None:  # the source's own rate: no delta to take
+                if vm.vcpus:
+                    self.series(key, "cpu").add(t, vcpu_fraction(vm.cpu_used_cores, vm.vcpus))
+                continue
             if not vm.cpu_time_ns:
                 continue  # the source does not report CPU time (e.g. libvirt's test driver)
             previous = self._last_cpu.get(key)
@@ -97,8 +109,8 @@ class MetricsHistory:
                 continue  # same measurement, republished because another source answered
             self._last_cpu[key] = (t, vm.cpu_time_ns)
             if previous and vm.cpu_time_ns >= previous[1] and t > previous[0] and vm.vcpus:
-                busy = (vm.cpu_time_ns - previous[1]) / 1e9 / (t - previous[0]) / vm.vcpus
-                self.series(key, "cpu").add(t, min(1.0, busy))
+                cores = (vm.cpu_time_ns - previous[1]) / 1e9 / (t - previous[0])
+                self.series(key, "cpu").add(t, vcpu_fraction(cores, vm.vcpus))
         for host in snapshot.hosts:
             t = polled.get(host.backend)
             if host.stale or t is None:

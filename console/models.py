@@ -82,6 +82,9 @@ class VM:
     addresses: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     cpu_time_ns: int = 0
+    cpu_used_cores: float | None = None
+    """CPU cores busy, as a source that computes the rate itself reports it (Prometheus'
+    `rate()` of the VM's CPU time); None when the source gives cumulative `cpu_time_ns` only."""
     created_at: float | None = None
     stale: bool = False
     age_s: float = 0.0

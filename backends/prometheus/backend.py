@@ -89,25 +89,28 @@ class PrometheusBackend:
     # -- Backend ----------------------------------------------------------------------------
 
     async def hosts(self) -> Sequence[Host]:
-        """Hypervisors from the libvirt exporters (`host_up`), capacity from node_exporter:
-        four batched queries whatever the fleet size. Empty unless `inventory` is on."""
+        """Hypervisors from the libvirt exporters (`host_up`), capacity and CPU use (its rate,
+        computed by Prometheus) from node_exporter: five batched queries whatever the fleet
+        size. Empty unless `inventory` is on."""
         if not self.inventory:
             return []
         got = await self.client.instant_many({
             "up": self._q("host_up"), "cpus": self._q("host_cpus"),
-            "memory": self._q("host_memory"), "available": self._q("host_memory_available")})
+            "memory": self._q("host_memory"), "available": self._q("host_memory_available"),
+            "cpu_used": self._q("host_cpu_used")})
         return await self._off_loop(parse.build_hosts, backend=self.name,
                                     host_label=self.queries.host_label, **got)
 
     async def vms(self) -> Sequence[VM]:
-        """Every domain the libvirt exporters publish: three batched queries. Empty unless
-        `inventory` is on. The exporter lists running, paused, crashed and suspended domains;
-        shut-off ones are not exported, so they do not appear here."""
+        """Every domain the libvirt exporters publish, with the CPU cores each uses
+        (`vm_cpu_used`: Prometheus' rate, so the sparklines need no cumulative counter): four
+        batched queries. Empty unless `inventory` is on. The exporter lists running, paused,
+        crashed and suspended domains; shut-off ones are not exported, so they do not appear."""
         if not self.inventory:
             return []
         got = await self.client.instant_many({
             "state": self._q("vm_state"), "vcpus": self._q("vm_vcpus"),
-            "memory": self._q("vm_memory")})
+            "memory": self._q("vm_memory"), "cpu_used": self._q("vm_cpu_used")})
         return await self._off_loop(parse.build_vms, backend=self.name,
                                     host_label=self.queries.host_label, **got)
 

@@ -16,7 +16,7 @@ from typing import Any
 from console.models import VM, Alert, Host, HostState, MetricSample, VMState
 from console.sanitize import clean
 
-from .results import HostUsage, Series, VMUsage
+from .results import HostUsage, Series, VMUsage, busy_fraction
 
 Labels = dict[str, str]
 Vector = list[tuple[Labels, float]]
@@ -151,9 +151,11 @@ def _int(value: float | None) -> int:
 
 
 def build_hosts(*, backend: str, host_label: str, up: Vector, cpus: Vector, memory: Vector,
-                available: Vector) -> list[Host]:
-    """One Host per host that has a libvirt exporter (`up`); capacity joined from node_exporter."""
-    cpus_by, mem_by, avail_by = (_by(v, host_label) for v in (cpus, memory, available))
+                available: Vector, cpu_used: Vector) -> list[Host]:
+    """One Host per host that has a libvirt exporter (`up`); capacity and use joined from
+    node_exporter (`cpu_used`: cores busy, Prometheus' rate, as the busy fraction of `cpus`)."""
+    cpus_by, mem_by, avail_by, used_by = (_by(v, host_label)
+                                          for v in (cpus, memory, available, cpu_used))
     cleaner = _Cleaner()
     hosts: dict[str, Host] = {}
     for labels, value in up:
@@ -162,22 +164,26 @@ def build_hosts(*, backend: str, host_label: str, up: Vector, cpus: Vector, memo
             continue
         name = cleaner(raw)
         free = avail_by.get((raw,))
+        cpu_count = _int(cpus_by.get((raw,)))
         hosts[name] = Host(
             id=name, name=name, backend=backend,
             state=HostState.UP if value >= 1 else HostState.DOWN,
             hypervisor="libvirt",
-            cpus=_int(cpus_by.get((raw,))),
+            cpus=cpu_count,
             memory_bytes=_int(mem_by.get((raw,))),
             free_memory_bytes=_int(free) if free is not None else None,
+            cpu_usage=busy_fraction(_finite(used_by.get((raw,))), cpu_count),
         )
     return sorted(hosts.values(), key=lambda h: h.name)
 
 
 def build_vms(*, backend: str, host_label: str, state: Vector, vcpus: Vector,
-              memory: Vector) -> list[VM]:
-    """One VM per `uuid` in the state series, with vCPUs and memory joined on (host, uuid)."""
+              memory: Vector, cpu_used: Vector) -> list[VM]:
+    """One VM per `uuid` in the state series, with vCPUs, memory and CPU cores busy (`cpu_used`,
+    Prometheus' rate, kept as is in `VM.cpu_used_cores`) joined on (host, uuid)."""
     vcpus_by = _by(vcpus, host_label, "uuid")
     mem_by = _by(memory, host_label, "uuid")
+    cpu_by = _by(cpu_used, host_label, "uuid")
     cleaner = _Cleaner()
     states: dict[float, VMState] = {}
     vms: dict[str, VM] = {}
@@ -194,6 +200,7 @@ def build_vms(*, backend: str, host_label: str, state: Vector, vcpus: Vector,
             id=fast_clean(uuid), name=fast_clean(labels.get("domain") or uuid),
             state=vm_state, host=cleaner(host), backend=backend,
             vcpus=_int(vcpus_by.get(key)), memory_bytes=_int(mem_by.get(key)),
+            cpu_used_cores=_finite(cpu_by.get(key)),
         )
         other = vms.get(vm.id)
         if other is None or _PREFERENCE.get(vm.state, 5) < _PREFERENCE.get(other.state, 5):

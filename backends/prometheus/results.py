@@ -24,9 +24,14 @@ class HostUsage:
     @property
     def cpu_ratio(self) -> float | None:
         """Busy fraction of all CPUs, when both numbers are known."""
-        if self.cpu_used is None or not self.cpus:
-            return None
-        return self.cpu_used / self.cpus
+        return busy_fraction(self.cpu_used, self.cpus)
+
+
+def busy_fraction(cpu_used: float | None, cpus: int) -> float | None:
+    """CPU cores busy as a fraction of all `cpus`, when both are known."""
+    if cpu_used is None or not cpus:
+        return None
+    return cpu_used / cpus
 
 
 @dataclass(frozen=True, slots=True)

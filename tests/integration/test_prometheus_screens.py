@@ -1,6 +1,7 @@
 """The console's screens over a real Prometheus backfilled with 2,000 hosts and 100,000 VMs:
 the inventory and hosts screens draw the whole fleet from a handful of queries (counted by a
-real proxy), and the metrics screen lists the alerts Prometheus reports as firing."""
+real proxy), their CPU sparklines come from Prometheus' rates, and the metrics screen lists the
+alerts Prometheus reports as firing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from console.metrics_feed import PrometheusFeed
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from screens.metrics import MetricsScreen
+from widgets.format import SPARK_BLOCKS
 from widgets.resource_table import ResourceTable
 
 try:
@@ -63,6 +65,51 @@ async def test_inventory_and_hosts_of_100k_vms_from_a_handful_of_queries(
         await pilot.press("1", "slash", *"host:kvm-0007", "enter")
         await _wait(lambda: inventory.table.row_count == FLEET.vms_per_host, pilot)
         assert {inventory.vm(k).host for k in inventory.table.row_keys()} == {"kvm-0007"}
+
+
+def _cpu_cell(table: ResourceTable, text: str, column: str) -> str:
+    """The rendered cell of `column` (a header label) on the visible line that shows `text`."""
+    header = table.render_line(0).text
+    start = header.rindex(f" {column}") + 1
+    lines = [table.render_line(y).text for y in range(1, table.size.height)]
+    line = next(line for line in lines if f" {text} " in f" {line} ")
+    return line[start:].split("  ")[0].strip()
+
+
+async def test_cpu_sparklines_come_from_prometheus_rates(proxied: tuple[str, pf.Traffic]) -> None:
+    """A Prometheus inventory carries each VM's CPU rate (`vm_cpu_used`) and each host's
+    (`host_cpu_used`), so the inventory's CPU column and the hosts' CPU TREND draw from the
+    first poll, without libvirt's CPU-time counter. Polls follow each other quickly here; the
+    test waits for two of them, however long a loaded machine takes, and reads the rendered rows.
+    """
+    url, _traffic = proxied
+    backend = PrometheusBackend("prom", url, inventory=True, timeout_s=90, queries=pf.QUERIES)
+    app = NovaApp(Fleet("prom", [backend], interval_s=0.5, timeout_s=120))
+    busy, idle = (7, 4), (7, 0)  # 1.0 core of 1 vCPU: fully busy; and 0.0 cores
+    assert FLEET.vm_cpu_rate(*busy) == FLEET.vm_vcpus(*busy) == 1
+    assert FLEET.vm_cpu_rate(*idle) == 0
+    async with app.run_test(size=(160, 48)) as pilot:
+        inventory = app.screen
+        assert isinstance(inventory, InventoryScreen)
+        series = f"vm:prom/{FLEET.vm_uuid(*busy)}"
+        await _wait(lambda: len(app.metrics.tail(series, "cpu", 8)) >= 2, pilot, timeout_s=300)
+        assert app.metrics.tail(series, "cpu", 2) == pytest.approx([1.0, 1.0])
+        await pilot.press("slash", *"host:kvm-0007", "enter")
+        await _wait(lambda: inventory.table.row_count == FLEET.vms_per_host, pilot)
+        await pilot.pause()
+        busy_cell = _cpu_cell(inventory.table, FLEET.vm_name(*busy), "CPU")
+        idle_cell = _cpu_cell(inventory.table, FLEET.vm_name(*idle), "CPU")
+        assert busy_cell and set(busy_cell) == {SPARK_BLOCKS[-1]}, busy_cell
+        assert idle_cell and set(idle_cell) == {SPARK_BLOCKS[0]}, idle_cell
+
+        await pilot.press("2")
+        hosts = app.screen
+        assert isinstance(hosts, HostsScreen)
+        await _wait(lambda: hosts.table.row_count == FLEET.hosts, pilot)
+        await pilot.pause()
+        trend = _cpu_cell(hosts.table, FLEET.host_name(2), "CPU TREND")
+        # 2 of 8 cores busy on every host, one block per poll so far (two at least).
+        assert len(trend) >= 2 and set(trend) <= set(SPARK_BLOCKS[1:3]), trend
 
 
 async def test_metrics_screen_lists_firing_alerts(proxied: tuple[str, pf.Traffic]) -> None:

@@ -64,13 +64,16 @@ def test_build_hosts_joins_capacity_by_host_label() -> None:
         cpus=[({"instance": "kvm-1"}, 32.0)],
         memory=[({"instance": "kvm-1"}, 2.0**40), ({"instance": "node-only"}, 1.0)],
         available=[({"instance": "kvm-1"}, 2.0**30)],
+        cpu_used=[({"instance": "kvm-1"}, 8.0), ({"instance": "kvm-2"}, 3.0)],
     )
     assert [h.name for h in hosts] == ["kvm-1", "kvm-2"]  # no host label: skipped
     one, two = hosts
     assert (one.id, one.backend, one.state, one.cpus) == ("kvm-1", "prom", HostState.UP, 32)
     assert (one.memory_bytes, one.free_memory_bytes) == (2**40, 2**30)
+    assert one.cpu_usage == 0.25  # 8 of 32 cores busy, as Prometheus' rate says
     assert (two.state, two.cpus, two.memory_bytes, two.free_memory_bytes) == (
         HostState.DOWN, 0, 0, None)
+    assert two.cpu_usage is None  # CPU count unknown: no fraction
 
 
 def test_build_vms_joins_on_host_and_uuid_and_cleans_labels() -> None:
@@ -82,6 +85,8 @@ def test_build_vms_joins_on_host_and_uuid_and_cleans_labels() -> None:
                ({"instance": "kvm-1", "domain": "nouuid"}, 1.0)],
         vcpus=[({"instance": "kvm-1", "uuid": "u1"}, 4.0), ({"instance": "kvm-9", "uuid": "u2"}, 8.0)],
         memory=[({"instance": "kvm-1", "uuid": "u1"}, 2.0**31)],
+        cpu_used=[({"instance": "kvm-1", "uuid": "u1"}, 1.5), ({"instance": "kvm-1", "uuid": "u2"},
+                                                              math.nan)],
     )
     assert [v.id for v in vms] == ["u1", "u2"]
     db, web = vms
@@ -89,6 +94,7 @@ def test_build_vms_joins_on_host_and_uuid_and_cleans_labels() -> None:
     assert (db.host, db.backend, db.state, db.vcpus, db.memory_bytes, db.tags) == (
         "kvm-1", "prom", VMState.RUNNING, 4, 2**31, ())
     assert (web.state, web.vcpus, web.memory_bytes) == (VMState.PAUSED, 0, 0)  # other host's
+    assert (db.cpu_used_cores, web.cpu_used_cores) == (1.5, None)  # NaN: no rate
 
 
 def test_a_vm_seen_on_two_hosts_is_listed_once_where_it_runs() -> None:
@@ -96,8 +102,10 @@ def test_a_vm_seen_on_two_hosts_is_listed_once_where_it_runs() -> None:
     state = [({"instance": "src", "domain": "vm", "uuid": "u"}, 3.0),
              ({"instance": "dst", "domain": "vm", "uuid": "u"}, 1.0),
              ({"instance": "old", "domain": "vm", "uuid": "u"}, 5.0)]
-    vms = parse.build_vms(backend="p", host_label="instance", state=state, vcpus=[], memory=[])
-    assert [(v.host, v.state) for v in vms] == [("dst", VMState.RUNNING)]
+    cpu = [({"instance": "src", "uuid": "u"}, 0.0), ({"instance": "dst", "uuid": "u"}, 0.75)]
+    vms = parse.build_vms(backend="p", host_label="instance", state=state, vcpus=[], memory=[],
+                          cpu_used=cpu)
+    assert [(v.host, v.state, v.cpu_used_cores) for v in vms] == [("dst", VMState.RUNNING, 0.75)]
 
 
 def test_fast_clean_agrees_with_clean() -> None:
