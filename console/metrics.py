@@ -127,10 +127,10 @@ class MetricsHistory:
         """Drop series of targets that left the fleet, so memory stays bounded over days."""
         present = live | {f"vm:{vm.key}" for vm in snapshot.vms} | {
             f"host:{h.name}" for h in snapshot.hosts}
-        for key in [k for k in self._series if k[0] not in present]:
-            del self._series[key]
-        for key in [k for k in self._last_cpu if k not in present]:
-            del self._last_cpu[key]
+        for series_key in [k for k in self._series if k[0] not in present]:
+            del self._series[series_key]
+        for target in [k for k in self._last_cpu if k not in present]:
+            del self._last_cpu[target]
 
     def top(self, metric: str, prefix: str, n: int = 10) -> list[tuple[str, float]]:
         """The `n` targets (of kind `prefix`, "vm:" or "host:") with the highest last value."""
