@@ -13,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label
 
 from console import query
-from console.models import VM, FleetSnapshot
+from console.models import VM, FleetSnapshot, VMState
 from screens.rows import VM_COLUMNS, vm_row
 from screens.run_action import VMActions, target_of
 from widgets.format import sparkline
@@ -22,6 +22,8 @@ from widgets.status_header import StatusHeader
 
 SORTABLE = tuple(c.key for c in VM_COLUMNS)
 FILTER_DEBOUNCE_S = 0.12
+TREND_POINTS = 8
+"""Polls a CPU sparkline shows (one glyph each)."""
 
 
 class InventoryScreen(VMActions, Screen[None]):
@@ -84,6 +86,7 @@ class InventoryScreen(VMActions, Screen[None]):
         self._vms = new
         for vm in changed:
             self._rows[vm.key] = vm_row(vm, self._cpu_trend(f"vm:{vm.key}"))
+        changed += self._growing_trends(new, old)
         if new.keys() != old.keys():
             for gone in old.keys() - new.keys():
                 self._rows.pop(gone, None)
@@ -97,12 +100,28 @@ class InventoryScreen(VMActions, Screen[None]):
             self.table.update_rows(self._rows[vm.key] for vm in changed)
             self._update_summary()
 
+    def _growing_trends(self, new: dict[str, VM], old: dict[str, VM]) -> list[VM]:
+        """Unchanged running VMs whose sparkline is still filling up: a steady CPU rate leaves
+        the VM equal to its last poll, but its history gained a point. Only rows with fewer
+        than TREND_POINTS glyphs are looked at, so a warm fleet of 100k VMs costs nothing."""
+        grown = []
+        for key, vm in new.items():
+            row = self._rows.get(key)
+            if (row is None or old.get(key) != vm or vm.state is not VMState.RUNNING
+                    or len(row.cells[-1]) >= TREND_POINTS):
+                continue
+            trend = self._cpu_trend(f"vm:{key}")
+            if trend != row.cells[-1]:
+                self._rows[key] = vm_row(vm, trend)
+                grown.append(vm)
+        return grown
+
     def _cpu_trend(self, target: str) -> str:
         """Sparkline of the target's recent CPU use, from the app's metrics history."""
         history = getattr(self.app, "metrics", None)
         if history is None:
             return ""
-        return sparkline(history.tail(target, "cpu", 8),
+        return sparkline(history.tail(target, "cpu", TREND_POINTS),
                          ascii_only=getattr(self.app, "ascii", False))
 
     def _rebuild(self) -> None:
