@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from widgets.resource_table import Column, ResourceTable, Row
 from widgets.status_header import StatusHeader
+from widgets.steady_input import SteadyInput
 
 REFRESH_S = 2.0
 PAGE = 500
@@ -86,7 +87,7 @@ class AuditScreen(Screen[None]):
         yield ResourceTable(COLUMNS, id="audit")
         with Horizontal(id="audit-filter-bar"):
             yield Label("/")
-            yield Input(placeholder="words, action:…, status:failed, target:…, who:…",
+            yield SteadyInput(placeholder="words, action:…, status:failed, target:…, who:…",
                         id="audit-filter")
         yield Static("", id="audit-summary")
         yield Footer()

@@ -22,6 +22,7 @@ from console import actions
 from console.actions import TargetKind
 from console.dispatcher import Target
 from screens.run_action import notify, run_action, target_of
+from widgets.steady_input import SteadyInput
 
 SCREEN_ALIASES = {"inv": "inventory", "vms": "inventory", "vm": "inventory", "host": "hosts",
                   "metric": "metrics", "mig": "migrations", "log": "audit"}
@@ -47,7 +48,7 @@ class CommandLineScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         words = command_words(self.app)
-        yield Input(placeholder=":audit  :start  :revert SNAPSHOT  :inventory …",
+        yield SteadyInput(placeholder=":audit  :start  :revert SNAPSHOT  :inventory …",
                     suggester=SuggestFromList(words, case_sensitive=False), id="command")
 
     def on_mount(self) -> None:

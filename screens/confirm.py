@@ -19,6 +19,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
+from widgets.steady_input import SteadyInput
+
 DIALOG_CSS = """
 {cls} {{ align: center middle; }}
 {cls} > Vertical {{
@@ -105,7 +107,7 @@ class TypeNameScreen(ModalScreen[TypedConfirmation | None]):
             yield Static(Text(self._title), classes="title")
             yield Static(self._body, id="body")
             yield Static(prompt, id="prompt")
-            yield Input(id="typed")
+            yield SteadyInput(id="typed")
             for option_id, label in self._options.items():
                 yield Checkbox(Text(label), id=option_id)
             yield Static("", classes="wrong", id="wrong")

@@ -22,6 +22,7 @@ from console.migration_drain import DEFAULT_DRAIN_CONCURRENCY, drain
 from console.migration_plan import DrainPlan, plan_drain
 from screens.migrations import tracker_for
 from screens.run_action import refuse_up_front, target_of
+from widgets.steady_input import SteadyInput
 
 
 def plan_text(plan: DrainPlan) -> Text:
@@ -69,7 +70,7 @@ class DrainDialog(ModalScreen[bool]):
             yield Static(plan_text(self.plan), id="plan")
             with Horizontal(id="concurrency-row"):
                 yield Label("migrations at a time: ")
-                yield Input(str(DEFAULT_DRAIN_CONCURRENCY), id="concurrency", type="integer")
+                yield SteadyInput(str(DEFAULT_DRAIN_CONCURRENCY), id="concurrency", type="integer")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button(f"Drain ({len(self.plan.moves)})", id="go", variant="warning",

@@ -19,6 +19,7 @@ from screens.run_action import VMActions, target_of
 from widgets.format import sparkline
 from widgets.resource_table import ResourceTable, Row
 from widgets.status_header import StatusHeader
+from widgets.steady_input import SteadyInput
 
 SORTABLE = tuple(c.key for c in VM_COLUMNS)
 FILTER_DEBOUNCE_S = 0.12
@@ -64,7 +65,7 @@ class InventoryScreen(VMActions, Screen[None]):
         yield table
         with Horizontal(id="filter-bar"):
             yield Label("/")
-            yield Input(placeholder="name, tag:env=prod, host:kvm, state:running …", id="filter")
+            yield SteadyInput(placeholder="name, tag:env=prod, host:kvm, state:running …", id="filter")
         yield Label("", id="summary")
         yield Footer()
 

@@ -27,6 +27,7 @@ from console.models import VM
 from screens.migrations import tracker_for
 from screens.run_action import refuse_up_front, target_of
 from widgets.format import human_bytes
+from widgets.steady_input import SteadyInput
 
 
 def choice_label(choice: TargetChoice) -> Text:
@@ -82,7 +83,7 @@ class MigrateDialog(ModalScreen[str | None]):
                              id="targets")
             yield Static("", id="checks")
             with Horizontal(id="opts"):
-                yield Input(placeholder="MiB/s cap", id="bandwidth", type="integer")
+                yield SteadyInput(placeholder="MiB/s cap", id="bandwidth", type="integer")
                 yield Checkbox("auto-converge", id="auto_converge")
                 yield Checkbox("post-copy", id="post_copy")
             yield Label("", id="refusal")
