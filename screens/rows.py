@@ -71,6 +71,11 @@ HOST_COLUMNS = (
 _HOST_STATUS = {"up": "running", "stale": "stale", "down": "error"}
 
 
+UNKNOWN = "?"
+"""A capacity the source does not report (a Prometheus inventory without node_exporter): never
+shown as 0, which would make every host look overcommitted with negative headroom."""
+
+
 def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -87,13 +92,14 @@ def host_row(cap: HostCapacity, cpu_trend: str = "") -> Row:
             host.name,
             host.state.value,
             f"{cap.running}/{cap.vm_count}",
-            f"{cap.vcpus_allocated}/{host.cpus}",
+            f"{cap.vcpus_allocated}/{host.cpus or UNKNOWN}",
             "-" if cap.overcommit is None else f"{cap.overcommit:.2f}x",
-            f"{human_bytes(cap.memory_allocated)}/{human_bytes(host.memory_bytes)}",
+            f"{human_bytes(cap.memory_allocated)}/"
+            f"{human_bytes(host.memory_bytes) if host.memory_bytes else UNKNOWN}",
             _ratio(cap.memory_ratio),
             _ratio(host.cpu_usage),
             _ratio(used_ratio),
-            human_bytes(cap.memory_headroom),
+            human_bytes(cap.memory_headroom) if host.memory_bytes else UNKNOWN,
             cpu_trend,
         ),
         status=_HOST_STATUS.get(host.state.value, ""),
