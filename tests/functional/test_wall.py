@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.widgets import Footer
 
 from console import actions
 from console.app import NovaApp
@@ -101,17 +102,28 @@ async def test_wall_is_read_only_and_ignores_every_action_key() -> None:
         assert all((binding_id or "").startswith("wall.") for binding_id in bound)
 
 
+class RecordingWall(WallApp):
+    """Records every page the wall shows (sampling `current_mode` could miss a short-lived one
+    on a loaded machine)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.shown: list[str] = []
+
+    async def _show_page(self, index: int) -> None:
+        await super()._show_page(index)
+        self.shown.append(self.current_mode)
+
+
 async def test_wall_cycles_pages_and_q_quits() -> None:
     """The timer moves through summary, problem VMs, hosts (and the board) and wraps around."""
-    app = WallApp(demo_fleet(), cycle_s=0.3)
+    app = RecordingWall(demo_fleet(), cycle_s=0.3)
     async with app.run_test(size=(80, 24)) as pilot:
-        seen: list[str] = []
-        for _ in range(200):
-            if not seen or seen[-1] != app.current_mode:
-                seen.append(app.current_mode)
-            if len(seen) > len(app.wall_pages):
+        for _ in range(600):  # no limit on how fast the pages come: only their order counts
+            if len(app.shown) > len(app.wall_pages):
                 break
             await pilot.pause(0.05)
+        seen = app.shown
         assert seen[: len(app.wall_pages)] == list(app.wall_pages)
         assert seen[len(app.wall_pages)] == "wall"
         assert app.wall_pages[:3] == ("wall", "inventory", "hosts")
@@ -142,6 +154,27 @@ async def test_wall_tiles_show_counts() -> None:
         assert app.screen.query_one("#tile-vms-running", Tile).value == str(running)
         assert app.screen.query_one("#tile-hosts-up", Tile).value == str(len(app.snapshot.hosts))
         assert app.screen.query_one("#tile-hosts-down", Tile).value == "0"
+
+
+async def test_wall_page_switches_keep_no_removed_footer_keys() -> None:
+    """Each page switch rebuilds the footers' keys; the removed ones must be freed (a wall
+    that cycles for days kept every one of them, through their watcher on the footer)."""
+    app = WallApp(demo_fleet(), cycle_s=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.vms) > 0)
+        for _ in range(10):
+            for page in ("2", "3", "4", "1"):
+                await pilot.press(page)
+                await pilot.pause(0.02)
+        await pilot.pause(0.2)
+        footers = [footer for screen in (app.get_screen_stack(m)[-1] for m in app.wall_pages)
+                   for footer in screen.query(Footer)]
+        assert footers
+        for footer in footers:
+            keys = set(footer.query("FooterKey"))
+            watchers = getattr(footer, "__watchers", {}).get("compact", [])
+            assert len(watchers) <= len(keys)
+            assert {node for node, _ in watchers} <= keys
 
 
 def test_summary_marks_stale_and_down_sources_and_recovers() -> None:
