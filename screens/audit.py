@@ -16,8 +16,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
+from widgets.footer import Footer
 from widgets.resource_table import Column, ResourceTable, Row
 from widgets.status_header import StatusHeader
 from widgets.steady_input import SteadyInput

@@ -8,11 +8,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from console.capacity import HostCapacity, host_capacity
 from console.models import FleetSnapshot
 from screens.rows import HOST_COLUMNS, host_row
+from widgets.footer import Footer
 from widgets.format import sparkline
 from widgets.resource_table import ResourceTable
 from widgets.status_header import StatusHeader

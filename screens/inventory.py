@@ -10,12 +10,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Input, Label
 
 from console import query
 from console.models import VM, FleetSnapshot, VMState
 from screens.rows import VM_COLUMNS, vm_row
 from screens.run_action import VMActions, target_of
+from widgets.footer import Footer
 from widgets.format import sparkline
 from widgets.resource_table import ResourceTable, Row
 from widgets.status_header import StatusHeader

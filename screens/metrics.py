@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from console.metrics import MetricsHistory, Point
 from console.metrics_feed import PrometheusFeed
 from console.models import Alert, FleetSnapshot
+from widgets.footer import Footer
 from widgets.format import human_bytes, human_duration
 from widgets.plot import Plot
 from widgets.resource_table import Column, ResourceTable, Row

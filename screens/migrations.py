@@ -17,12 +17,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from console.errors import Code, NovaError
 from console.migration_adopt import AdoptionWatch
 from console.migration_state import COLUMNS, MigrationState
 from console.migrations import MigrationTracker
+from widgets.footer import Footer
 from widgets.migration_card import MigrationCard
 from widgets.status_header import StatusHeader
 

@@ -15,13 +15,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console import actions
 from console.actions import Risk, TargetKind
 from console.dispatcher import Request, Target
 from console.models import Snapshot
 from screens.run_action import notify, run_action
+from widgets.footer import Footer
 from widgets.resource_table import Column, ResourceTable, Row
 from widgets.status_header import StatusHeader
 

@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.models import VM, FleetSnapshot
+from widgets.footer import Footer
 from widgets.format import human_bytes, human_duration
 from widgets.status_header import StatusHeader
 
