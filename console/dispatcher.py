@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -162,6 +162,15 @@ class Dispatcher:
         if spec.mutating and spec.exclusive and holder is not None:
             return busy_error(target.name, holder)
         return None
+
+    def certain_refusals(self, requests: Sequence[Request]) -> list[NovaError] | None:
+        """Each request's refusal when every one would be refused whatever the operator answers
+        (read-only, unsupported, busy here); None when there are none or one could run. Front
+        ends then refuse (`refuse`) instead of opening a dialog."""
+        refusals = [self.precheck(r, confirmation=False) for r in requests]
+        if not refusals or any(why is None for why in refusals):
+            return None
+        return refusals  # type: ignore[return-value]
 
     async def held_elsewhere(self, request: Request) -> NovaError | None:
         """NOVA-3003 when another console holds the request's VM (the store's lock), read

@@ -40,7 +40,8 @@ class HostActions:
         self.kind = inventory.kind
         self.source = source
         self.read_only = read_only
-        """Every libvirt connection is opened read-only (the dispatcher refuses first anyway)."""
+        """The context's flag: in a read-only context the host connections open read-only too
+        (the dispatcher refuses first anyway)."""
         self._host_of: dict[str, str] = {}
         self._libvirt: dict[str, Any] = {}
 
@@ -82,7 +83,7 @@ class HostActions:
     def _host_backend(self, vm_id: str) -> Any:
         """The libvirt backend of `vm_id`'s host, opened on first use (no await: two actions
         racing here share one backend)."""
-        host = self._host_of.get(vm_id)
+        host = self.host_of(vm_id)
         if host is None:
             raise NovaError(Code.VM_NOT_FOUND, vm_id,
                             f"not in the last inventory of {self.name!r}; wait for a poll")

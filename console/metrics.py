@@ -10,6 +10,7 @@ consecutive snapshots; and each host's busy fraction. Values are kept in bounded
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,8 +43,12 @@ class Series:
     def window(self, seconds: float, now: float) -> list[Point]:
         return [p for p in self._points if p.t >= now - seconds]
 
-    def points(self) -> tuple[Point, ...]:
-        return tuple(self._points)
+    def latest(self, n: int) -> list[float]:
+        """The last `n` values, oldest first, without copying the whole buffer (this runs for
+        every row a table redraws)."""
+        values = [p.value for p in itertools.islice(reversed(self._points), n)]
+        values.reverse()
+        return values
 
     def last(self) -> float | None:
         return self._points[-1].value if self._points else None
@@ -77,7 +82,7 @@ class MetricsHistory:
         series = self._series.get((target, metric))
         if series is None:
             return []
-        return [p.value for p in list(series.points())[-n:]]
+        return series.latest(n)
 
     def targets(self) -> Iterable[str]:
         return {target for target, _metric in self._series}

@@ -100,8 +100,8 @@ class Session:
 
         requests = [Request(MIGRATE.id, Target(vm.backend, vm.id, vm.name), {}, origin="cli")
                     for vm in vms]
-        refusals = [self.dispatcher.precheck(r, confirmation=False) for r in requests]
-        if not requests or any(why is None for why in refusals):
+        refusals = self.dispatcher.certain_refusals(requests)
+        if refusals is None:
             return None
         for request, why in zip(requests, refusals, strict=True):
             await self.dispatcher.refuse(request, why)

@@ -84,11 +84,14 @@ class InventoryScreen(VMActions, Screen[None]):
             return
         new = {vm.key: vm for vm in snapshot.vms}
         old = self._vms
-        changed = [vm for key, vm in new.items() if old.get(key) != vm]
+        changed: list[VM] = []
+        same: list[VM] = []
+        for key, vm in new.items():
+            (same if old.get(key) == vm else changed).append(vm)
         self._vms = new
         for vm in changed:
             self._rows[vm.key] = vm_row(vm, self._cpu_trend(f"vm:{vm.key}"))
-        changed += self._growing_trends(new, old)
+        changed += self._growing_trends(same)
         if new.keys() != old.keys():
             for gone in old.keys() - new.keys():
                 self._rows.pop(gone, None)
@@ -102,19 +105,19 @@ class InventoryScreen(VMActions, Screen[None]):
             self.table.update_rows(self._rows[vm.key] for vm in changed)
             self._update_summary()
 
-    def _growing_trends(self, new: dict[str, VM], old: dict[str, VM]) -> list[VM]:
-        """Unchanged running VMs whose sparkline is still filling up: a steady CPU rate leaves
-        the VM equal to its last poll, but its history gained a point. Only rows with fewer
-        than TREND_POINTS glyphs are looked at, so a warm fleet of 100k VMs costs nothing."""
+    def _growing_trends(self, same: list[VM]) -> list[VM]:
+        """Of the VMs equal to their last poll, the running ones whose sparkline is still
+        filling up: a steady CPU rate leaves the VM unchanged, but its history gained a point.
+        Only rows with fewer than TREND_POINTS glyphs ask the history, so once the sparklines
+        are full this is a length check per running VM."""
         grown = []
-        for key, vm in new.items():
-            row = self._rows.get(key)
-            if (row is None or old.get(key) != vm or vm.state is not VMState.RUNNING
-                    or len(row.cells[-1]) >= TREND_POINTS):
+        for vm in same:
+            row = self._rows.get(vm.key)
+            if row is None or vm.state is not VMState.RUNNING or len(row.cells[-1]) >= TREND_POINTS:
                 continue
-            trend = self._cpu_trend(f"vm:{key}")
+            trend = self._cpu_trend(f"vm:{vm.key}")
             if trend != row.cells[-1]:
-                self._rows[key] = vm_row(vm, trend)
+                self._rows[vm.key] = vm_row(vm, trend)
                 grown.append(vm)
         return grown
 

@@ -98,10 +98,8 @@ def refuse_up_front(app: App[Any], requests: Sequence[Request]) -> bool:
     refusals go through the dispatcher in a worker, so they are audited and shown.
     """
     dispatcher = getattr(app, "dispatcher", None)
-    if dispatcher is None or not requests:
-        return False
-    refusals = [dispatcher.precheck(r, confirmation=False) for r in requests]
-    if any(why is None for why in refusals):
+    refusals = dispatcher.certain_refusals(requests) if dispatcher is not None else None
+    if refusals is None:
         return False
 
     async def refuse() -> None:

@@ -97,7 +97,8 @@ class AuditLog(StoreCore):
     async def holder(self, context: str, target_id: str) -> target_lock.Holder | None:
         """Who holds the target now (another console's unfinished action), without taking it."""
         async with self._read() as db:
-            return await target_lock.current_holder(db, context, target_id, identity.now()[0])
+            return await target_lock.holder_of(db, context, target_id, identity.now()[0],
+                                               close_abandoned=False)
 
     async def finish_action(
         self,

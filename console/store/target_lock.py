@@ -131,12 +131,14 @@ def _gone_because(row: Any, now: float, here: str) -> str:
     return ""
 
 
-async def holder_of(db: aiosqlite.Connection, context: str, target_id: str,
-                    now: float) -> Holder | None:
-    """The live holder of the target, closing the rows found abandoned on the way.
+async def holder_of(db: aiosqlite.Connection, context: str, target_id: str, now: float, *,
+                    close_abandoned: bool = True) -> Holder | None:
+    """The live holder of the target.
 
-    Runs inside the caller's write transaction, so what it sees cannot change before the
-    caller writes its own row.
+    Inside the caller's write transaction (`begin_action`) it also closes the rows found
+    abandoned on the way, and what it sees cannot change before the caller writes its own row.
+    `close_abandoned=False` only reads: a front end asks before a confirmation dialog, and the
+    next `begin_action` closes what it skipped.
     """
     here = hostname()
     for row in list(await db.execute_fetchall(_UNFINISHED, (context, target_id))):
@@ -144,22 +146,12 @@ async def holder_of(db: aiosqlite.Connection, context: str, target_id: str,
         if not why:
             row_id, action, who, _at, iso, pid, _start, host, _deadline = row
             return Holder(action, who, iso, pid, host, row_id)
+        if not close_abandoned:
+            continue
         where = f"pid {row[5]} on {row[7]}" if row[5] is not None else "a console of schema 1"
         await db.execute(
             "UPDATE audit SET status = 'failed', finished_at = ?, abandoned_at = ?,"
             " error_message = ?, error_cause = ? WHERE id = ? AND status = 'started'",
             (now, now, why, f"{where} never recorded the outcome of {row[1]}; "
              "check the VM's state", row[0]))
-    return None
-
-
-async def current_holder(db: aiosqlite.Connection, context: str, target_id: str,
-                         now: float) -> Holder | None:
-    """The live holder of the target, read only (rows found abandoned are left for the next
-    `begin_action` to close): a front end asks before a confirmation dialog."""
-    here = hostname()
-    for row in list(await db.execute_fetchall(_UNFINISHED, (context, target_id))):
-        if not _gone_because(row, now, here):
-            row_id, action, who, _at, iso, pid, _start, host, _deadline = row
-            return Holder(action, who, iso, pid, host, row_id)
     return None
