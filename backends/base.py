@@ -1,17 +1,69 @@
-"""The adapter contract: one small core protocol plus capability protocols.
+"""The adapter contract: what a backend kind registers, one core protocol, and capabilities.
 
-The fleet polls anything that is a `Backend`. The action dispatcher asks
-`isinstance(backend, SupportsPower)` (and so on) at run time, so a backend implements only
-what it can really do: there are no `NotImplementedError` stubs.
+A backend kind is a package registered under the `novacron.backends` entry point; the entry
+point names a `BackendKind`: its config model (one entry of a context's `backends` list), its
+factory and a one-line description. The core never lists kinds: the config's `Source` union and
+the sources a context opens are built from what is installed.
+
+The fleet polls anything that is a `Backend`. The dispatcher and the migration tracker ask
+`isinstance(backend, SupportsPower)` (and so on) at run time, and call exactly the methods the
+protocol declares, so a backend implements only what it can really do: there are no
+`NotImplementedError` stubs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
-from console.models import VM, Host, MetricSample, Migration, Snapshot, VMState
+from pydantic import BaseModel, ConfigDict, Field
+
+from console.models import VM, Alert, Host, MetricSample, Migration, Snapshot, VMState
+
+
+class SourceConfig(BaseModel):
+    """One entry of a context's `backends` list. A kind subclasses it with its own fields and
+    `kind: Literal["<kind>"] = "<kind>"`; unknown keys are errors (with a "did you mean")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    name: str = Field(min_length=1, description="Name shown for this source; unique in a context.")
+    timeout_s: float = Field(10.0, gt=0, description="Per-call timeout in seconds.")
+
+    @property
+    def lists_inventory(self) -> bool:
+        """The fleet polls this source for hosts and VMs (False: metrics only)."""
+        return True
+
+    @property
+    def serves_metrics(self) -> bool:
+        """The metrics screen and sparklines may ask this source for series and alerts."""
+        return False
+
+
+class Opener(Protocol):
+    def __call__(self, config: Any, *, read_only: bool) -> Backend: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackendKind:
+    """What a backend package registers under the `novacron.backends` entry point.
+
+    The module that defines it must stay light (pydantic models, no SDK import): the console
+    loads every installed kind to validate a config, but a kind's SDK is imported only by
+    `open`, when a context really uses it.
+    """
+
+    name: str
+    """The `kind = "…"` value in the config."""
+    config: type[SourceConfig]
+    open: Opener
+    """Build the backend for one config entry (no I/O: connections open on first use)."""
+    description: str = ""
+    example: Mapping[str, Any] = field(default_factory=dict)
+    """A minimal config entry, shown by `novacron config kinds`."""
 
 
 @runtime_checkable
@@ -48,15 +100,19 @@ class SupportsEvents(Protocol):
 
 @runtime_checkable
 class SupportsPower(Protocol):
-    """Lifecycle actions on one VM, addressed by its backend id."""
+    """Lifecycle actions on one VM, addressed by its backend id (what `vm.*` actions call)."""
 
     async def start(self, vm_id: str) -> None: ...
-    async def shutdown(self, vm_id: str, timeout_s: float = 60.0) -> None: ...
+    async def shutdown(self, vm_id: str, timeout_s: float = 60.0) -> None:
+        """Ask the guest to power off and wait up to `timeout_s`; NOVA-2002 when it did not."""
+        ...
     async def reboot(self, vm_id: str) -> None: ...
     async def force_off(self, vm_id: str) -> None: ...
     async def suspend(self, vm_id: str) -> None: ...
     async def resume(self, vm_id: str) -> None: ...
-    async def delete(self, vm_id: str, remove_storage: bool = False) -> None: ...
+    async def delete(self, vm_id: str, remove_storage: bool = False) -> Sequence[str]:
+        """Remove the VM; returns what could not be removed (disk paths), empty when all went."""
+        ...
 
 
 @runtime_checkable
@@ -106,19 +162,83 @@ class DomainPresence:
 
 @runtime_checkable
 class SupportsMigration(Protocol):
-    """Live migration. `migrate` returns when the migration has ended (or raises)."""
+    """Live migration between two hosts of the same kind, as the tracker drives it."""
 
-    async def migrate(self, vm_id: str, target: Backend,
-                      options: MigrationOptions | None = None) -> None: ...
-    async def migration_progress(self, vm_id: str) -> Migration | None: ...
+    async def migrate_to(self, vm_id: str, *, target: str, target_uri: str,
+                         **options: Any) -> None:
+        """Migrate and return when it has ended (or raise). `target` is the target host's
+        name, `target_uri` its `Host.uri` (how this kind addresses it); `options` are the
+        fields of `MigrationOptions` as plain values (what the audit row records)."""
+        ...
+    async def migration_progress(self, vm_id: str) -> Migration | None:
+        """The running outgoing migration of `vm_id`, or None when there is none."""
+        ...
     async def cancel_migration(self, vm_id: str) -> None: ...
     async def start_post_copy(self, vm_id: str) -> None: ...
-    async def presence(self, vm_id: str) -> DomainPresence: ...
+    async def presence(self, vm_id: str) -> DomainPresence:
+        """Where the VM is on this host (re-reading a migration after a restart)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewVM:
+    """What `SupportsCreate.create_vm` is asked to make: sizes already validated, the host
+    already chosen by the scheduler (`console.provision.placement`)."""
+
+    name: str
+    vcpus: int
+    memory_bytes: int
+    disk_bytes: int = 0
+    host: str = ""
+    """The host (or zone, region) chosen for it; empty: the backend's own default."""
+    template: Mapping[str, Any] = field(default_factory=dict)
+    """The context's template entry for this kind (image, network, instance type…)."""
+    tags: tuple[str, ...] = ()
+    request_id: str = ""
+    """Idempotency: a second call with the same id returns the VM already made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resized:
+    """What a resize did: applied to the running VM now, or only at its next boot."""
+
+    live: bool
+    note: str = ""
+
+
+@runtime_checkable
+class SupportsCreate(Protocol):
+    async def create_vm(self, spec: NewVM) -> VM:
+        """Make the VM and return it as listed; idempotent on `spec.request_id`."""
+        ...
+
+
+@runtime_checkable
+class SupportsResize(Protocol):
+    async def resize(self, vm_id: str, *, vcpus: int | None = None,
+                     memory_bytes: int | None = None) -> Resized: ...
 
 
 @runtime_checkable
 class SupportsMetrics(Protocol):
-    async def samples(self) -> Sequence[MetricSample]: ...
+    """Current figures, chart series and alerts (Prometheus, CloudWatch, Azure Monitor,
+    vSphere's PerformanceManager). Targets are `vm:<backend>/<id>` or `host:<name>`."""
+
+    metrics_label: str
+    """Where the figures come from, said on screen (e.g. "CloudWatch, 5-minute basic
+    monitoring")."""
+
+    async def samples(self) -> Sequence[MetricSample]:
+        """The latest CPU and memory use of every host and VM it knows, as flat samples."""
+        ...
+    async def series(self, target: str, metric: str,
+                     window_s: float) -> Sequence[tuple[float, float]]:
+        """(unix time, value) points for `metric` (`cpu` in cores, `memory` in bytes, `disk`
+        and `net` in bytes/s) of one target over the last `window_s`; empty when unknown."""
+        ...
+    async def alerts(self) -> Sequence[Alert]:
+        """Firing alerts, most severe first (empty where the source has none)."""
+        ...
 
 
 @runtime_checkable

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from console.dispatcher import Dispatcher, UnavailableAudit
 from console.fleet import Fleet
 from console.metrics import MetricsHistory
-from console.metrics_feed import PrometheusFeed
+from console.metrics_feed import MetricsFeed
 from console.models import Alert, FleetSnapshot
 from console.snapshot_keeper import SnapshotKeeper
 from screens.action_palette import ActionCommands
@@ -94,7 +94,7 @@ class NovaApp(App[None]):
         keymap: dict[str, str] | None = None,
         ascii: bool = False,
         dispatcher: Dispatcher | None = None,
-        metrics_feed: PrometheusFeed | None = None,
+        metrics_feed: MetricsFeed | None = None,
     ) -> None:
         super().__init__()
         self.metrics_feed = metrics_feed

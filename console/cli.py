@@ -172,7 +172,7 @@ def ascii_only(settings_ascii: bool) -> bool:
 def run_tui(args: argparse.Namespace) -> int:
     from console.app import NovaApp
     from console.fleet import Fleet
-    from console.metrics_feed import PrometheusFeed
+    from console.metrics_feed import MetricsFeed
     from console.sources import build_backends, build_metrics
     from console.wall_app import WallApp
 
@@ -180,9 +180,9 @@ def run_tui(args: argparse.Namespace) -> int:
     name, context, read_only = _settings_and_context(args)
     fleet = Fleet(name, build_backends(context, read_only=read_only),
                   interval_s=context.poll_interval_s)
-    prometheus = build_metrics(context)
+    metrics = build_metrics(context)
     options = dict(production=context.production, keymap=settings.keys,
-                   metrics_feed=PrometheusFeed(prometheus) if prometheus else None,
+                   metrics_feed=MetricsFeed(metrics) if metrics else None,
                    theme=args.theme or context.theme or settings.ui.theme,
                    ascii=ascii_only(getattr(settings.ui, "ascii", False)))
     if getattr(args, "wall", False):

@@ -191,8 +191,9 @@ class MigrationTracker:
         poller = asyncio.create_task(self._poll(migration_id, source, state.vm_id))
         error: NovaError | None = None
         try:
-            await self._door(state, lambda: source.migrate(state.vm_id, target, state.options),
-                             migrate_params(state, getattr(target, "uri", "")), MIGRATE)
+            params = migrate_params(state, getattr(target, "uri", ""))
+            await self._door(state, lambda: source.migrate_to(state.vm_id, **params),  # type: ignore[arg-type]
+                             params, MIGRATE)
         except NovaError as err:
             error = err
         except Exception as exc:

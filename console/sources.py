@@ -1,46 +1,25 @@
-"""Turn a config `Context` into live backend objects, through the entry-point registry."""
+"""Turn a config `Context` into live backend objects, through the entry-point registry.
+
+No branch per kind: each entry says whether it lists an inventory and whether it serves
+metrics (`SourceConfig.lists_inventory`, `serves_metrics`), and its kind opens it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from backends import registry
-from backends.base import Backend
-from console.config import ConfigError, Context, LibvirtSource, PrometheusSource
-from console.errors import Code
-from console.host_actions import HostActions
-
-
-def _prometheus(source: PrometheusSource) -> Any:
-    """Build a Prometheus backend; a bad PromQL template is a config error naming the source."""
-    try:
-        return registry.load(source.kind).from_source(source)
-    except ValueError as exc:
-        raise ConfigError(Code.CONFIG_INVALID, f"backend '{source.name}' queries: {exc}",
-                          "fix the template names under `queries`") from exc
+from backends.base import Backend, SupportsMetrics
+from console.config import Context
 
 
 def build_backends(context: Context, *, read_only: bool) -> list[Backend]:
-    """The inventory sources of a context: every libvirt host, and Prometheus when it is
-    configured to supply the inventory (`inventory = true`) instead of per-host connections;
-    with `host_uri`/`host_uris` its VMs can be acted on too (`console.host_actions`)."""
-    backends: list[Backend] = []
-    for source in context.backends:
-        if isinstance(source, LibvirtSource):
-            cls = registry.load(source.kind)
-            backends.append(cls(source.name, source.uri, read_only=read_only,
-                                timeout_s=source.timeout_s))
-        elif isinstance(source, PrometheusSource) and source.inventory:
-            inventory = _prometheus(source)
-            if source.host_uri or source.host_uris:  # act on its VMs through their hosts
-                inventory = HostActions(inventory, source, read_only=read_only)
-            backends.append(inventory)
-    return backends
+    """The inventory sources of a context, opened (no I/O yet: each connects on first use)."""
+    return [registry.kind(source.kind).open(source, read_only=read_only)
+            for source in context.backends if source.lists_inventory]
 
 
-def build_metrics(context: Context) -> Any | None:
-    """The Prometheus backend that feeds charts and alerts, if the context has one."""
-    for source in context.backends:
-        if isinstance(source, PrometheusSource):
-            return _prometheus(source)
-    return None
+def build_metrics(context: Context) -> list[SupportsMetrics]:
+    """The sources that feed charts, sparklines and alerts (opened read-only: they only
+    read)."""
+    opened = [registry.kind(source.kind).open(source, read_only=True)
+              for source in context.backends if source.serves_metrics]
+    return [source for source in opened if isinstance(source, SupportsMetrics)]

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Label
 
 from console.metrics import MetricsHistory, Point
-from console.metrics_feed import PrometheusFeed
+from console.metrics_feed import MetricsFeed
 from console.models import Alert, FleetSnapshot
 from widgets.footer import Footer
 from widgets.format import human_bytes, human_duration
@@ -106,7 +106,7 @@ class MetricsScreen(Screen[None]):
         return self.app.metrics  # type: ignore[attr-defined, no-any-return]
 
     @property
-    def feed(self) -> PrometheusFeed | None:
+    def feed(self) -> MetricsFeed | None:
         return getattr(self.app, "metrics_feed", None)
 
     @property

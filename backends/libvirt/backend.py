@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 import libvirt
 
@@ -25,11 +24,13 @@ from console.models import VM, Host
 
 from . import events
 from .addresses import AddressBook
+from .connect import DIRECT, Transport, open_connection
 from .errors import CONNECTION_CODES, translate
 from .migration import MigrationMixin
 from .parse import DomainDetails, domain_details, host_arch, host_from_info, vm_from_stats
 from .power import PowerMixin
 from .snapshots import SnapshotsMixin
+from .source import check_uri
 
 T = TypeVar("T")
 
@@ -50,11 +51,7 @@ KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_COUNT = 3
 
 
-def check_uri(uri: str) -> None:
-    """Refuse URIs that switch off certificate or host-key checks."""
-    query = parse_qs(urlsplit(uri).query)
-    if query.get("no_verify", ["0"])[0] not in ("", "0"):
-        raise NovaError(Code.URI_REFUSED, uri, "no_verify disables TLS certificate checks")
+events.silence_default_error_handler()
 
 
 class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
@@ -74,8 +71,10 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
         read_only: bool = False,
         timeout_s: float = 10.0,
         host_name: str | None = None,
+        transport: Transport = DIRECT,
     ) -> None:
         check_uri(uri)
+        self.transport = transport
         self.name = name
         self.uri = uri
         self.read_only = read_only
@@ -120,8 +119,7 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
             if self._conn is not None and self._conn.isAlive():
                 return self._conn
             self._conn = None
-            opener = libvirt.openReadOnly if self.read_only else libvirt.open
-            conn = opener(self.uri)
+            conn = open_connection(self.uri, read_only=self.read_only, transport=self.transport)
             if events.started():
                 # Local drivers (test://, qemu:///) have nothing to keep alive and refuse.
                 with contextlib.suppress(libvirt.libvirtError):

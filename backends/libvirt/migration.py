@@ -26,6 +26,7 @@ from backends.base import DomainPresence, MigrationOptions
 from console.errors import Code, NovaError
 from console.models import Migration, MigrationPhase, VMState
 
+from .connect import Transport, open_connection
 from .errors import translate
 from .parse import vm_state
 
@@ -124,6 +125,7 @@ class MigrationMixin:
     uri: str
     host_name: str
     read_only: bool
+    transport: Transport
     _guarded: Callable[..., Any]
     connection: Callable[[], libvirt.virConnect]
     domain: Callable[[str], libvirt.virDomain]
@@ -185,28 +187,34 @@ class MigrationMixin:
 
     # -- SupportsMigration ------------------------------------------------------------------
 
-    async def migrate(self, vm_id: str, target: Any, options: MigrationOptions | None = None) -> None:
-        """Live-migrate `vm_id` to `target` (a LibvirtBackend); returns when it has ended."""
+    async def migrate_to(self, vm_id: str, *, target: str, target_uri: str,
+                         **options: Any) -> None:
+        """Live-migrate `vm_id` to the host at `target_uri` (its libvirt URI); returns when the
+        migration has ended. `options` are `MigrationOptions` fields as plain values."""
         self._refuse_read_only()
-        options = options or MigrationOptions()
-        target_uri = getattr(target, "uri", "")
+        known = {f.name for f in dataclasses.fields(MigrationOptions)}
+        if unknown := options.keys() - known:
+            raise NovaError(Code.NOT_SUPPORTED, f"migrate {', '.join(sorted(unknown))}",
+                            f"known options: {', '.join(sorted(known))}")
+        chosen = MigrationOptions(**options)
         if not target_uri:
-            raise NovaError(Code.NOT_SUPPORTED, f"{self.name} → {getattr(target, 'name', target)}",
+            raise NovaError(Code.NOT_SUPPORTED, f"{self.name} → {target}",
                             "the target is not a libvirt host")
-        flags = migration_flags(options)
-        params = migration_params(options, target_uri)
+        flags = migration_flags(chosen)
+        params = migration_params(chosen, target_uri)
         try:
-            await self._on_own_thread(self._migrate_sync, vm_id, target, target_uri, flags,
-                                      params, options, timeout_s=options.timeout_s)
+            await self._on_own_thread(self._migrate_sync, vm_id, target_uri, flags,
+                                      params, chosen, timeout_s=chosen.timeout_s)
         except NovaError as err:
             if err.kind is Code.TIMEOUT:
                 with contextlib.suppress(NovaError):
                     await self.cancel_migration(vm_id)
             raise
 
-    def _migrate_sync(self, vm_id: str, target: Any, target_uri: str, flags: int,
+    def _migrate_sync(self, vm_id: str, target_uri: str, flags: int,
                       params: dict[str, Any], options: MigrationOptions) -> None:
-        conn = libvirt.open(self.uri)  # its own connection: nothing else can drop it mid-way
+        # its own connection: nothing else can drop it mid-way
+        conn = open_connection(self.uri, transport=self.transport)
         try:
             dom = _lookup(conn, vm_id)
             if options.max_downtime_ms:
@@ -214,7 +222,7 @@ class MigrationMixin:
             if flags & libvirt.VIR_MIGRATE_PEER2PEER:
                 dom.migrateToURI3(target_uri, params, flags)
             else:
-                dconn = libvirt.open(target_uri)
+                dconn = open_connection(target_uri)
                 try:
                     dom.migrate3(dconn, params, flags)
                 finally:
@@ -223,16 +231,6 @@ class MigrationMixin:
         finally:
             with contextlib.suppress(libvirt.libvirtError):
                 conn.close()
-
-    async def migrate_to(self, vm_id: str, *, target_uri: str, target: str = "",
-                         **options: Any) -> None:
-        """`migrate` with plain parameters (what the dispatcher calls and the audit records)."""
-        known = {f.name for f in dataclasses.fields(MigrationOptions)}
-        if unknown := options.keys() - known:
-            raise NovaError(Code.NOT_SUPPORTED, f"migrate {', '.join(sorted(unknown))}",
-                            f"known options: {', '.join(sorted(known))}")
-        await self.migrate(vm_id, _UriTarget(target or target_uri, target_uri),
-                           MigrationOptions(**options))
 
     async def migration_progress(self, vm_id: str) -> Migration | None:
         """The running outgoing migration of `vm_id`, or None when there is none."""
@@ -300,12 +298,6 @@ class MigrationMixin:
             state=vm_state(state, reason) if active else VMState.STOPPED,
             migrating_out=operation == libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
             migrating_in=incoming, post_copy=_in_post_copy(dom))
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _UriTarget:
-    name: str
-    uri: str
 
 
 def _lookup(conn: libvirt.virConnect, vm_id: str) -> libvirt.virDomain:

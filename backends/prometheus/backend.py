@@ -21,6 +21,7 @@ from typing import Any
 from console.models import VM, Alert, Host, MetricSample
 
 from . import parse
+from .charts import CHART_TEMPLATES, split_target, sum_series
 from .client import PromClient, gc_paused
 from .queries import Queries, matcher, seconds, window_for
 from .results import HostUsage, QueryStats, Series, VMUsage
@@ -60,7 +61,7 @@ class PrometheusBackend:
 
     @classmethod
     def from_source(cls, source: Any, **extra: Any) -> PrometheusBackend:
-        """Build from a `console.config.PrometheusSource` (or anything with its fields)."""
+        """Build from a `backends.prometheus.source.PrometheusSource` (or anything with its fields)."""
         overrides = dict(getattr(source, "queries", None) or {})
         for key in ("host_label", "window"):
             if getattr(source, key, None):
@@ -159,6 +160,25 @@ class PrometheusBackend:
         result = await self.client.range(query, end - window_s, end, step)
         return await self._off_loop(parse.series, checked=result,
                                     host_label=self.queries.host_label)
+
+    @property
+    def metrics_label(self) -> str:
+        """SupportsMetrics: where the figures come from, said on screen."""
+        return f"Prometheus at {self.url}"
+
+    async def series(self, target: str, metric: str,
+                     window_s: float) -> list[tuple[float, float]]:
+        """SupportsMetrics: one chart's points (both directions added for disk and network);
+        empty for a chart this source has no template for (e.g. a host's disk)."""
+        kind, ident = split_target(target)
+        templates = CHART_TEMPLATES.get((kind, metric), ())
+        lines = []
+        for template in templates:
+            found = await self.range(template, window_s, vm_id=ident if kind == "vm" else None,
+                                     host=ident if kind == "host" else None)
+            if found:
+                lines.append(found[0].points)
+        return sum_series(lines)
 
     async def top(self, n: int = 10, metric: str = "vm_cpu_used", *, match: str = "",
                   window: str | None = None) -> list[MetricSample]:

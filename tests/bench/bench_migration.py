@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import time
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.migration import migration_uri
 from console.fleet import Fleet
 from console.lab import Lab
@@ -46,7 +46,7 @@ def running(uri: str) -> list[str]:
 
 async def ours_once(a: LibvirtBackend, b: LibvirtBackend, name: str) -> float:
     started = time.monotonic()
-    await a.migrate(name, b)
+    await a.migrate_to(name, target=b.name, target_uri=b.uri)
     return time.monotonic() - started
 
 

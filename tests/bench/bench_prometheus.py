@@ -27,8 +27,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from backends.prometheus import PrometheusBackend, matcher
+from backends.prometheus import matcher
 from backends.prometheus import parse as prom_parse
+from backends.prometheus.backend import PrometheusBackend
 from console.models import VM
 
 try:

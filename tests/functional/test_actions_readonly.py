@@ -13,11 +13,10 @@ import collections
 from pathlib import Path
 
 import pytest
-from action_fleet import STANDARD, write_config, write_host
 from textual.command import CommandPalette
 from textual.widgets import Input
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from console import actions
 from console.actions import Confirm, TargetKind
 from console.app import NovaApp
@@ -27,6 +26,8 @@ from console.errors import Code, NovaError
 from console.fleet import Fleet
 from console.store import Store
 from screens.snapshots import SnapshotsScreen
+from tests import settle, wait_for
+from tests.functional.action_fleet import STANDARD, write_config, write_host
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -64,18 +65,6 @@ async def libvirt_state(backend: LibvirtBackend) -> list[tuple[str, int, tuple[s
     return await backend._call(read)
 
 
-async def wait_for(pilot, predicate, tries: int = 100) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
-
-
-async def settle(pilot, app) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause(0.1)
-    await app.workers.wait_for_complete()
-    await pilot.pause(0.1)
 
 
 def refused_by_origin(entries, origin: str) -> set[str]:  # type: ignore[no-untyped-def]

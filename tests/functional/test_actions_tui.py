@@ -22,22 +22,11 @@ from console.store import Store
 from screens.audit import AuditScreen
 from screens.confirm import ConfirmScreen, TypeNameScreen
 from screens.snapshots import SnapshotsScreen
+from tests import settle, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def wait_for(pilot, predicate, tries: int = 100) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
-
-
-async def settle(pilot, app) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause(0.1)
-    await app.workers.wait_for_complete()
-    await pilot.pause(0.1)
 
 
 def state(app, key: str) -> VMState:  # type: ignore[no-untyped-def]

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-from action_fleet import RUNNING, FakeVM, write_config, write_host
 from rich.text import Text
 
 from console.app import NovaApp
@@ -28,6 +27,8 @@ from console.fleet import Fleet
 from console.sources import build_backends
 from console.store import Store
 from screens.confirm import ConfirmScreen
+from tests import wait_for
+from tests.functional.action_fleet import RUNNING, FakeVM, write_config, write_host
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -59,13 +60,6 @@ def inert(text: str) -> None:
     for bad in FORBIDDEN:
         assert bad not in text, (bad, text)
 
-
-async def wait_for(pilot, predicate, tries: int = 100) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
 
 
 async def test_table_detail_dialog_notification_audit(hostile: Path, tmp_path: Path) -> None:

@@ -8,20 +8,19 @@ so the escape sequence comes in its 8-bit C1 form (CSI = U+009B), which XML does
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from textual.command import CommandPalette
-from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from console.app import NovaApp
 from console.fleet import Fleet
 from screens.inventory import InventoryScreen
 from screens.vm_detail import VMDetailScreen
+from tests import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,13 +56,6 @@ def hostile_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                     f"<memory>8388608</memory>{doms}</node>", encoding="utf-8")
     return f"test://{path}"
 
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
 
 
 def static_text(widget: Static) -> str:

@@ -7,12 +7,10 @@ Assertions are on widget state (table rows and keys, the screen stack), and the 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
-from textual.pilot import Pilot
 from textual.widgets import Input, Label, OptionList, Static
 
 from console import demo
@@ -23,6 +21,7 @@ from console.models import VMState
 from console.sources import build_backends
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from screens.vm_detail import VMDetailScreen
+from tests import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,13 +38,6 @@ def demo_vms() -> dict[str, dict[str, object]]:
                 "host": path.stem, "tags": [t.text for t in tags] if tags is not None else []}
     return out
 
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
 
 
 def names(screen: InventoryScreen) -> list[str]:

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from backends.prometheus import PrometheusBackend
+from backends.prometheus.backend import PrometheusBackend
 from console.app import NovaApp
 from console.config import demo_context
 from console.fleet import Fleet
-from console.metrics_feed import PrometheusFeed
+from console.metrics_feed import MetricsFeed
 from console.sources import build_backends
 from screens.metrics import MetricsScreen
 
@@ -46,7 +46,7 @@ async def test_failing_prometheus_is_reported_and_the_screen_stays_usable(
     kind: str, silent_server: str,
 ) -> None:
     url = f"http://127.0.0.1:{_free_port()}" if kind == "refused" else silent_server
-    feed = PrometheusFeed(PrometheusBackend("prom", url, timeout_s=1.0))
+    feed = MetricsFeed([PrometheusBackend("prom", url, timeout_s=1.0)])
     fleet = Fleet("demo", build_backends(demo_context(), read_only=True), interval_s=30)
     app = NovaApp(fleet, metrics_feed=feed)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import libvirt
 import pytest
-from action_fleet import STANDARD, FakeVM, write_config, write_host
-from test_actions_readonly import settle, wait_for
 from textual.command import CommandPalette
 from textual.widgets import Input
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from console.app import NovaApp
 from console.cli import main
 from console.dispatcher import Dispatcher
@@ -29,6 +27,8 @@ from console.fleet import Fleet
 from console.store import Store
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
+from tests import settle, wait_for
+from tests.functional.action_fleet import STANDARD, FakeVM, write_config, write_host
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -7,19 +7,14 @@ fake source directly, as `virsh migrate` on another terminal would be.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from console.app import NovaApp
 from console.fleet import Fleet
 from console.migration_adopt import ADOPTED_NOTE
 from console.migration_state import MigrationState
 from console.models import MigrationPhase
 from screens.migrations import MigrationsScreen, tracker_for
+from tests.unit.migration_fakes import setup
 from widgets.migration_card import MigrationCard
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_migration_tracker import setup
 
 
 def slow_fleet():  # type: ignore[no-untyped-def]

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from textual.app import App
 
 from console.migrations import MigrationTracker
 from console.models import MigrationPhase
 from screens.migrations import MigrationsScreen
+from tests.unit.migration_fakes import setup
 from themes import CSS_PATH as THEME_CSS
 from themes import DEFAULT_STATUS, DEFAULT_THEME, THEMES
 from widgets.migration_card import MigrationCard, card_text
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_migration_tracker import setup
 
 
 class BoardApp(App[None]):

@@ -12,17 +12,18 @@ from pathlib import Path
 
 import libvirt
 import pytest
-from action_fleet import STANDARD, write_host
-from test_actions_tui import messages, settle, state, wait_for
 from textual.widgets import Input
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from console.app import NovaApp
 from console.dispatcher import Dispatcher
 from console.fleet import Fleet
 from console.models import VMState
 from console.store import Store
 from screens.confirm import ConfirmScreen, TypeNameScreen
+from tests import settle, wait_for
+from tests.functional.action_fleet import STANDARD, write_host
+from tests.functional.test_actions_tui import messages, state
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -55,7 +56,7 @@ async def shut_down(app, pilot, key: str) -> None:  # type: ignore[no-untyped-de
     await pilot.press("d")
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
     await pilot.press("tab", "enter")  # Cancel has the focus: move to "Shut down"
-    await wait_for(pilot, lambda: isinstance(app.screen, TypeNameScreen), tries=200)
+    await wait_for(pilot, lambda: isinstance(app.screen, TypeNameScreen), timeout_s=10)
 
 
 async def test_timed_out_shutdown_offers_force_off_and_does_it_when_named(console) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from console.models import FleetSnapshot, Host, HostState, SourceHealth, VMState
 from console.sources import build_backends
 from console.wall_app import WallApp
 from screens.wall import WallScreen, is_problem, summarize
+from tests import wait_for
 from widgets.tile import Tile, ascii_digits
 
 pytestmark = pytest.mark.timeout(120)
@@ -41,13 +42,6 @@ class SpyDispatcher:
 def demo_fleet() -> Fleet:
     return Fleet("demo", build_backends(demo_context(), read_only=True), interval_s=0.5)
 
-
-async def wait_for(pilot: Any, predicate: Any, tries: int = 200) -> None:
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
 
 
 def all_bound_keys() -> set[str]:

@@ -10,10 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-try:
-    from tests.integration import prometheus_fixture as pf
-except ImportError:  # pytest's default import mode puts tests/integration itself on sys.path
-    import prometheus_fixture as pf  # type: ignore[no-redef]
+from tests.integration import prometheus_fixture as pf
 
 FLEET = pf.Fleet()
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from console import actions
 from console.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code
@@ -33,11 +33,7 @@ from console.lab import Lab
 from console.lab.guests import TAGS_NS
 from console.lab.layout import HostLayout
 from console.store import Store
-
-try:
-    from tests.integration.lab_fixture import guest_names, lab, lab_session, virsh
-except ImportError:  # pytest's default import mode puts tests/integration itself on sys.path
-    from lab_fixture import guest_names, lab, lab_session, virsh  # type: ignore[no-redef]
+from tests.integration.lab_fixture import guest_names, lab, lab_session, virsh
 
 __all__ = ["lab", "lab_session"]  # fixtures, used by name
 

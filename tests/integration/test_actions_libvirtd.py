@@ -23,7 +23,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from console import actions
 from console.dispatcher import Dispatcher, Request, Target
 from console.errors import Code

@@ -13,15 +13,12 @@ is open) is shortened to 2 s so the test takes seconds; the logic is the same.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from libvirtd_fixture import Libvirtd, libvirtd  # noqa: F401  (pytest fixture)
-from textual.pilot import Pilot
 from textual.widgets import Label
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
 from console import demo
 from console import fleet as fleet_module
@@ -29,6 +26,8 @@ from console.app import NovaApp
 from console.fleet import Fleet
 from console.models import VM, HostState
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
+from tests import wait_for
+from tests.integration.libvirtd_fixture import Libvirtd, libvirtd  # noqa: F401  (pytest fixture)
 from widgets.status_header import StatusHeader
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -37,15 +36,6 @@ silence_default_error_handler()
 REMOTE_XML = next(p for p in demo.host_files() if p.stem == "kvm-fra-01")
 LOCAL_XML = next(p for p in demo.host_files() if p.stem == "kvm-ams-01")
 
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], bool], timeout_s: float, what: str) -> float:
-    """Wait for `predicate`; return how long it took."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"after {timeout_s:g} s: {what}")
-        await pilot.pause(0.1)
-    return time.monotonic() - started
 
 
 def header_text(app: NovaApp) -> str:

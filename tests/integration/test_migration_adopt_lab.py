@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-import test_migration_lab
-from lab_fixture import HOSTS, VMS_PER_HOST, lab, lab_session, virsh  # noqa: F401
-from test_migration_lab import Rig, a_guest, defined_on, running_on
 
 from backends.libvirt.migration import migration_uri
 from console.migration_adopt import ADOPTED_NOTE, AdoptionWatch
 from console.migration_state import MigrationState
 from console.models import MigrationPhase
+from tests.integration import test_migration_lab
+from tests.integration.lab_fixture import HOSTS, VMS_PER_HOST, lab, lab_session, virsh  # noqa: F401
+from tests.integration.test_migration_lab import Rig, a_guest, defined_on, running_on
 
 pytestmark = pytest.mark.integration
 the_lab, rig = test_migration_lab.the_lab, test_migration_lab.rig  # its fixtures, as they are

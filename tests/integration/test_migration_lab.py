@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lab_fixture import guest_names, lab, lab_session  # noqa: F401
 
 from backends.base import MigrationOptions
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from console.dispatcher import Dispatcher
 from console.errors import NovaError
 from console.fleet import Fleet
@@ -32,6 +31,7 @@ from console.migration_history import History
 from console.migrations import MigrationTracker
 from console.models import VM, FleetSnapshot, Host, MigrationPhase, VMState
 from console.store import Store
+from tests.integration.lab_fixture import guest_names, lab, lab_session  # noqa: F401
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

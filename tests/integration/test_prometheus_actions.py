@@ -16,23 +16,19 @@ from pathlib import Path
 
 import libvirt
 import pytest
-from libvirtd_fixture import Libvirtd, libvirtd  # noqa: F401  (pytest fixture)
-from test_actions_libvirtd import domstate, virsh
 
 from backends.libvirt.events import silence_default_error_handler
+from backends.prometheus.host_actions import HostActions
 from console import actions
 from console.config import load_settings, resolve_context
 from console.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code, NovaError
 from console.fleet import Fleet
-from console.host_actions import HostActions
 from console.sources import build_backends
 from console.store import Store
-
-try:
-    from tests.integration import prometheus_fixture as pf
-except ImportError:  # pytest's default import mode puts tests/integration itself on sys.path
-    import prometheus_fixture as pf  # type: ignore[no-redef]
+from tests.integration import prometheus_fixture as pf
+from tests.integration.libvirtd_fixture import Libvirtd, libvirtd  # noqa: F401  (pytest fixture)
+from tests.integration.test_actions_libvirtd import domstate, virsh
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 silence_default_error_handler()

@@ -12,15 +12,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from backends.prometheus import PrometheusBackend, matcher
+from backends.prometheus import matcher
+from backends.prometheus.backend import PrometheusBackend
 from console.errors import Code, NovaError
 from console.models import HostState, VMState
 from console.sanitize import REPLACEMENT
-
-try:
-    from tests.integration import prometheus_fixture as pf
-except ImportError:  # pytest's default import mode puts tests/integration itself on sys.path
-    import prometheus_fixture as pf  # type: ignore[no-redef]
+from tests.integration import prometheus_fixture as pf
 
 pytestmark = pytest.mark.integration
 

@@ -9,20 +9,16 @@ import asyncio
 
 import pytest
 
-from backends.prometheus import PrometheusBackend
+from backends.prometheus.backend import PrometheusBackend
 from console.app import NovaApp
 from console.fleet import Fleet
-from console.metrics_feed import PrometheusFeed
+from console.metrics_feed import MetricsFeed
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from screens.metrics import MetricsScreen
+from tests.integration import prometheus_fixture as pf
 from widgets.format import SPARK_BLOCKS
 from widgets.resource_table import ResourceTable
-
-try:
-    from tests.integration import prometheus_fixture as pf
-except ImportError:  # pytest's default import mode puts tests/integration itself on sys.path
-    import prometheus_fixture as pf  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +111,7 @@ async def test_cpu_sparklines_come_from_prometheus_rates(proxied: tuple[str, pf.
 async def test_metrics_screen_lists_firing_alerts(proxied: tuple[str, pf.Traffic]) -> None:
     url, _traffic = proxied
     inventory = PrometheusBackend("prom", url, inventory=True, timeout_s=90, queries=pf.QUERIES)
-    feed = PrometheusFeed(PrometheusBackend("prom-metrics", url, timeout_s=30, queries=pf.QUERIES))
+    feed = MetricsFeed([PrometheusBackend("prom-metrics", url, timeout_s=30, queries=pf.QUERIES)])
     app = NovaApp(Fleet("prom", [inventory], interval_s=3600, timeout_s=120), metrics_feed=feed)
     async with app.run_test(size=(160, 48)) as pilot:
         await _wait(lambda: app.snapshot is not None and len(app.snapshot.vms) > 0, pilot)

@@ -20,6 +20,7 @@ from console.fleet import Fleet
 from console.sources import build_backends
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from screens.vm_detail import VMDetailScreen
+from tests import wait_for
 from widgets.status_header import StatusHeader
 
 pytestmark = pytest.mark.timeout(120)
@@ -41,18 +42,11 @@ def demo_app() -> NovaApp:
     return NovaApp(fleet)
 
 
-async def until(pilot: Pilot, predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
-
 
 async def loaded(pilot: Pilot) -> None:
     app = pilot.app
     assert isinstance(app, NovaApp)
-    await until(pilot, lambda: isinstance(app.screen, InventoryScreen)
+    await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen)
                 and app.screen.table.row_count == 60
                 and app.header_state.sources != ()
                 and all(s.ok for s in app.header_state.sources))
@@ -71,12 +65,12 @@ def then(*steps: Callable[[Pilot], Awaitable[None]]) -> Callable[[Pilot], Awaita
 async def filter_pg_prod(pilot: Pilot) -> None:
     await pilot.press("slash", *"pg-prod")
     await pilot.pause(FILTER_DEBOUNCE_S + 0.2)
-    await until(pilot, lambda: pilot.app.screen.table.row_count == 6)
+    await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 6)
 
 
 async def open_detail(pilot: Pilot) -> None:
     await pilot.press("down", "down", "enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, VMDetailScreen))
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, VMDetailScreen))
     await pilot.pause(0.1)
 
 

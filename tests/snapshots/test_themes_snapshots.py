@@ -22,6 +22,7 @@ from console.wall_app import WallApp
 from screens.inventory import InventoryScreen
 from screens.vm_detail import VMDetailScreen
 from screens.wall import WallScreen
+from tests import wait_for
 from widgets.status_header import StatusHeader
 
 pytestmark = pytest.mark.timeout(120)
@@ -43,18 +44,11 @@ def fleet() -> Fleet:
                  clock=lambda: NOW, seed=1)
 
 
-async def until(pilot: Pilot, predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
-
 
 async def loaded(pilot: Pilot) -> None:
     app = pilot.app
     assert isinstance(app, NovaApp)
-    await until(pilot, lambda: app.header_state.sources != ()
+    await wait_for(pilot, lambda: app.header_state.sources != ()
                 and all(s.ok for s in app.header_state.sources))
     await app.workers.wait_for_complete()
     await pilot.pause(0.2)
@@ -77,7 +71,7 @@ def step(name: str) -> Callable[[Callable[[Pilot], Awaitable[None]]], Callable[[
 
 @step("inventory")
 async def _inventory(pilot: Pilot) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, InventoryScreen)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, InventoryScreen)
                 and pilot.app.screen.table.row_count == 60)
 
 
@@ -90,7 +84,7 @@ async def _hosts(pilot: Pilot) -> None:
 async def _detail(pilot: Pilot) -> None:
     await _inventory(pilot)
     await pilot.press("down", "down", "enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, VMDetailScreen))
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, VMDetailScreen))
     await pilot.pause(0.2)
 
 
@@ -139,7 +133,7 @@ def test_wall(snap_compare, page: str, size: str, theme: str) -> None:  # type: 
 
     async def run_before(pilot: Pilot) -> None:
         await loaded(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, WallScreen))
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, WallScreen))
         await pilot.press(page)
         await pilot.pause(0.3)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from backends.libvirt.source import LibvirtSource
 from console import demo
 from console.config import (
     DEMO_CONTEXT,
     ConfigError,
-    LibvirtSource,
     load_settings,
     resolve_context,
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
 from console import demo
 from console.config import demo_context

@@ -19,11 +19,12 @@ import libvirt
 import pytest
 
 from backends.base import SupportsMigration, SupportsPower, SupportsSnapshots
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
-from console.config import ConfigError, Context, PrometheusSource, load_settings
+from backends.prometheus.host_actions import HostActions
+from backends.prometheus.source import PrometheusSource
+from console.config import ConfigError, Context, load_settings
 from console.errors import Code, NovaError
-from console.host_actions import HostActions
 from console.sources import build_backends
 
 pytestmark = pytest.mark.timeout(60)
@@ -115,7 +116,7 @@ def test_build_backends_wraps_only_when_a_uri_is_configured() -> None:
 def test_host_actions_imports_no_ui() -> None:
     code = textwrap.dedent("""
         import sys
-        import console.host_actions, console.sources
+        import backends.prometheus.host_actions, console.sources
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("textual", "rich")))
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

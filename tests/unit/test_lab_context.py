@@ -6,8 +6,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from console.config import PrometheusSource, load_settings
-from console.host_actions import HostActions
+from backends.prometheus.host_actions import HostActions
+from backends.prometheus.source import PrometheusSource
+from console.config import load_settings
 from console.lab import context
 from console.sources import build_backends
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from backends.libvirt import LibvirtBackend
 from backends.libvirt.addresses import AddressBook, addresses_from_reply
+from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
 from console import demo
 from console.models import VMState

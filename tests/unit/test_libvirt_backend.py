@@ -13,7 +13,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from backends.libvirt import LibvirtBackend
+from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
 from backends.libvirt.parse import TAGS_NS
 from console import demo

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.prometheus import PrometheusBackend, Queries, matcher
+from backends.prometheus import Queries, matcher
+from backends.prometheus.backend import PrometheusBackend
 from backends.prometheus.queries import quote, seconds, window_for
 
 

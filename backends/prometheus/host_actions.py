@@ -23,9 +23,10 @@ from typing import Any
 
 from backends import registry
 from backends.base import Backend
-from console.config import PrometheusSource
 from console.errors import Code, NovaError
 from console.models import VM, Host, Snapshot
+
+from .source import PrometheusSource
 
 _SAFE_HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
 """What a host label value may be to go into a URI template: a hostname, an IP, host:port."""
@@ -89,9 +90,10 @@ class HostActions:
                             f"not in the last inventory of {self.name!r}; wait for a poll")
         backend = self._libvirt.get(host)
         if backend is None:
-            cls = registry.load("libvirt")
-            backend = cls(f"{self.name}/{host}", self.uri_for(host), read_only=self.read_only,
-                          host_name=host)
+            libvirt = registry.kind("libvirt")
+            config = libvirt.config(kind="libvirt", name=f"{self.name}/{host}",
+                                    uri=self.uri_for(host), host_name=host)
+            backend = libvirt.open(config, read_only=self.read_only)
             self._libvirt[host] = backend
         return backend
 
@@ -115,7 +117,7 @@ class HostActions:
     async def resume(self, vm_id: str) -> None:
         await self._host_backend(vm_id).resume(vm_id)
 
-    async def delete(self, vm_id: str, remove_storage: bool = False) -> list[str]:
+    async def delete(self, vm_id: str, remove_storage: bool = False) -> Sequence[str]:
         return await self._host_backend(vm_id).delete(vm_id, remove_storage)
 
     # -- SupportsSnapshots ------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Test layer package (shared helpers import as tests.<layer>.<module>)."""
