@@ -14,6 +14,7 @@ protocol declares, so a backend implements only what it can really do: there are
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,6 +42,12 @@ class SourceConfig(BaseModel):
     def serves_metrics(self) -> bool:
         """The metrics screen and sparklines may ask this source for series and alerts."""
         return False
+
+
+action_key: ContextVar[str] = ContextVar("novacron_action_key", default="")
+"""The idempotency key of the audited action now running (set by the dispatcher around the
+backend call; the same key on a retry). A backend passes it where its API takes a client token
+(EC2 `ClientToken`, a tag on what it creates) so a retried call never does a thing twice."""
 
 
 class Opener(Protocol):

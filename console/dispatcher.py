@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from backends.base import Backend
+from backends.base import Backend, action_key
 from console import actions
 from console.actions import ActionSpec, Confirm
 from console.errors import Code, NovaError
@@ -270,8 +270,12 @@ class Dispatcher:
         spec = request.spec
         backend = self.backend(request.target.backend)
         method = getattr(backend, spec.method)
-        call = method(request.target.vm_id, **actions.call_kwargs(spec, dict(request.params)))
-        return await asyncio.wait_for(call, call_limit(request))
+        token = action_key.set(request.idempotency_key)
+        try:
+            call = method(request.target.vm_id, **actions.call_kwargs(spec, dict(request.params)))
+            return await asyncio.wait_for(call, call_limit(request))
+        finally:
+            action_key.reset(token)
 
     # -- audit ------------------------------------------------------------------------------
 
