@@ -2,7 +2,7 @@
 
 Built-in kinds are registered in our own pyproject exactly like third-party ones, so the
 console has no special case for them: `console.config` builds its `Source` union from
-`kinds()`, and `console.fleet.sources` opens a context's entries through `kind(name).open`.
+`kinds()`, and `console.fleet.polling.sources` opens a context's entries through `kind(name).open`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """The Textual application: composes screens, runs the fleet, holds the latest snapshot.
 
-It only wires things together: polling lives in `console.fleet`, drawing in `screens/` and
+It only wires things together: polling lives in `console.fleet.polling`, drawing in `screens/` and
 `widgets/`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -16,21 +17,28 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from console.dispatcher import Dispatcher, UnavailableAudit
-from console.fleet import Fleet
-from console.metrics import MetricsHistory
-from console.metrics_feed import MetricsFeed
+from console.actions.dispatcher import Dispatcher, Target, UnavailableAudit
+from console.actions.registry import ActionSpec
+from console.fleet.last_known import SnapshotKeeper
+from console.fleet.metrics_feed import MetricsFeed
+from console.fleet.metrics_history import MetricsHistory
+from console.fleet.polling import Fleet
+from console.migration.tracker import MigrationTracker
 from console.models import Alert, FleetSnapshot
-from console.snapshot_keeper import SnapshotKeeper
+from console.store import Store
 from screens.action_palette import ActionCommands
 from screens.audit import AuditScreen
+from screens.command_line import CommandLineScreen, execute
+from screens.copy import vm_copy_text
 from screens.help import HelpScreen
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from screens.metrics import MetricsScreen
+from screens.migrate_dialog import open_migrate_dialog
 from screens.migration_commands import MigrationCommands
 from screens.migrations import MigrationsScreen, recover_migrations
 from screens.palette import FleetCommands
+from screens.snapshots import SnapshotsScreen
 from themes import CSS_PATH as THEME_CSS
 from themes import DEFAULT_STATUS, THEMES, ThemeCommands, resolve_theme
 from widgets.resource_table import ResourceTable
@@ -70,7 +78,7 @@ class NovaApp(App[None]):
         Binding("Y", "copy_vm('id')", "Copy ID", show=False, id="app.copy_id"),
         Binding("ctrl+y", "copy_vm('address')", "Copy IP", show=False, id="app.copy_address"),
     ]
-    MODES: ClassVar[dict[str, type[Screen[None]]]] = {
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "inventory": InventoryScreen,
         "hosts": HostsScreen,
         "migrations": MigrationsScreen,
@@ -103,7 +111,10 @@ class NovaApp(App[None]):
         """Firing alerts from the metrics feed (None: the context has no alert source)."""
         self.dispatcher = dispatcher
         """The one door to mutating calls; opened with the store at mount unless given."""
-        self._store: object | None = None
+        self.store: Store | None = None
+        """The audit store (None until opened, or when it could not be: actions refused)."""
+        self.migrations: MigrationTracker | None = None
+        """The migration tracker, made by the board on first use (`screens.migrations`)."""
         self._keeper: SnapshotKeeper | None = None
         ResourceTable.GLYPHS = ResourceTable.ASCII_GLYPHS if ascii else ResourceTable.UNICODE_GLYPHS
         Tile.ASCII = ascii
@@ -129,8 +140,8 @@ class NovaApp(App[None]):
         self.fleet_snapshot(self.fleet.snapshot)
         if self.dispatcher is None:
             await self._open_dispatcher()
-        if self._store is not None:
-            self._keeper = SnapshotKeeper(self._store, self.fleet.context)
+        if self.store is not None:
+            self._keeper = SnapshotKeeper(self.store, self.fleet.context)
             if await self._keeper.restore_into(self.fleet):
                 self.fleet_snapshot(self.fleet.snapshot)
             self.set_interval(self._keeper.every_s, self._save_snapshot)
@@ -159,16 +170,14 @@ class NovaApp(App[None]):
         await self._save_snapshot()
         if self.metrics_feed is not None:
             await self.metrics_feed.close()
-        if self._store is not None:
-            await self._store.close()  # type: ignore[attr-defined]
+        if self.store is not None:
+            await self.store.close()
 
     async def _open_dispatcher(self) -> None:
         """Open the audit store and the dispatcher; without a store, actions are refused."""
-        from console.store import Store
-
         audit: object
         try:
-            audit = self._store = await Store.open()
+            audit = self.store = await Store.open()
         except Exception as exc:
             audit = UnavailableAudit(f"audit store unavailable: {exc}")
             self.notify(f"Actions are disabled: {exc}", severity="error", markup=False)
@@ -178,8 +187,6 @@ class NovaApp(App[None]):
 
     def action_command_line(self) -> None:
         """`:` opens the command line; its commands come from the screens and the registry."""
-        from screens.command_line import CommandLineScreen, execute
-
         def run(line: str | None) -> None:
             self.run_worker(execute(self, line), group="actions", name="command")
 
@@ -203,6 +210,18 @@ class NovaApp(App[None]):
             host_count=len(snap.hosts),
         )
 
+    def open_action_screen(self, spec: ActionSpec, target: Target, origin: str = "tui") -> None:
+        """The screen an action's spec `opens`, for one VM: its snapshots, or the migrate
+        dialog (which chooses the target)."""
+        if spec.opens == "snapshots":
+            self.push_screen(SnapshotsScreen(target))
+        elif spec.opens == "migrate":
+            vms = self.snapshot.vms if self.snapshot is not None else ()
+            open_migrate_dialog(self, next((vm for vm in vms if vm.key == target.key), None),
+                                origin=origin)
+        else:
+            raise ValueError(f"{spec.id} opens {spec.opens!r}, a screen this app does not know")
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
 
@@ -219,8 +238,6 @@ class NovaApp(App[None]):
 
     def action_copy_vm(self, field: str) -> None:
         """Copy the selected VM's name, ID or first address with OSC 52 (works over SSH)."""
-        from screens.copy import vm_copy_text
-
         text = vm_copy_text(self.screen, field)
         if text is None:
             self.notify("No VM selected", severity="warning", timeout=2)

@@ -12,7 +12,7 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from platformdirs import user_config_path, user_state_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -41,13 +41,16 @@ def _source_union() -> Any:
     return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007  # a runtime tuple
 
 
-Source = _source_union()
+if TYPE_CHECKING:  # every kind's model is a SourceConfig; validation uses the real union
+    Source = SourceConfig
+else:
+    Source = _source_union()
 
 
 class Context(_Strict):
     """A named fleet: the sources to poll and how the console treats them."""
 
-    backends: list[Source] = Field(default_factory=list)  # type: ignore[valid-type]
+    backends: list[Source] = Field(default_factory=list)
     read_only: bool = Field(False, description="Refuse every mutating action in this context.")
     production: bool = Field(False, description="Mark with the production accent colour.")
     theme: str | None = Field(None, description="Theme name for this context.")
@@ -159,7 +162,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if model == "source":
             model = {kind.name: kind.config for kind in registry.kinds()}.get(part)
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) else None
+        is_model = isinstance(model, type) and issubclass(model, BaseModel)
+        field = model.model_fields.get(part) if is_model else None
         model = field.annotation if field is not None else None
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
@@ -216,7 +220,8 @@ def demo_context() -> Context:
     """The built-in fleet: libvirt test-driver hosts shipped with the package."""
     libvirt = registry.kind("libvirt").config
     return Context(
-        backends=[libvirt(kind="libvirt", name=name, uri=uri) for name, uri in demo.host_uris()],
+        backends=[libvirt.model_validate({"kind": "libvirt", "name": name, "uri": uri})
+                  for name, uri in demo.host_uris()],
         poll_interval_s=2.0,
     )
 

@@ -6,14 +6,15 @@ without the other's bindings leaking in.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
 from console.app import NovaApp
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from screens.wall import wall_modes
 
 
@@ -30,7 +31,7 @@ class WallApp(NovaApp, inherit_bindings=False):
         *(Binding(str(n), f"wall_page({n - 1})", f"Page {n}", show=False, id=f"wall.page{n}")
           for n in range(1, 10)),
     ]
-    MODES: ClassVar[dict[str, type[Screen[None]]]] = {}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {}
 
     def __init__(self, fleet: Fleet, *, cycle_s: float = 20.0, **kwargs: object) -> None:
         kwargs["read_only"] = True
@@ -40,7 +41,7 @@ class WallApp(NovaApp, inherit_bindings=False):
         self.page = 0
         self._cycle: Timer | None = None
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         """Runs before `NovaApp.on_mount` (Textual calls each class's handler, subclass first)."""
         for name, factory in wall_modes().items():
             self.add_mode(name, factory)
@@ -48,15 +49,12 @@ class WallApp(NovaApp, inherit_bindings=False):
         self.call_later(self._start_wall)
 
     async def _start_wall(self) -> None:
-        self._prune_bindings()
         await self._show_page(0)
         self._cycle = self.set_interval(self.cycle_s, self._next_page) if self.cycle_s > 0 else None
 
-    def _prune_bindings(self) -> None:
-        """Drop any binding added at run time (e.g. built from the action registry)."""
-        keep = {key: [b for b in bindings if (b.id or "").startswith("wall.")]
-                for key, bindings in self._bindings.key_to_bindings.items()}
-        self._bindings.key_to_bindings = {key: b for key, b in keep.items() if b}
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only quitting and turning pages run on the wall, whatever else is bound."""
+        return action in ("quit", "wall_page")
 
     async def _next_page(self) -> None:
         await self._show_page((self.page + 1) % len(self.wall_pages))

@@ -7,32 +7,25 @@ highlighted by offset: `Matcher.highlight` and `Hit.help` would parse a str as m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from console import actions
-from console.actions import ActionSpec, TargetKind
-from console.dispatcher import Target
-from screens.run_action import describe_targets, run_action
+from console.actions import registry as actions
+from console.actions.dispatcher import Target
+from console.actions.registry import ActionSpec
+from screens.run_action import PaletteAction, describe_targets, open_screen, run_action
 
 
-def plain_highlight(candidate: str, offsets: tuple[int, ...] | list[int]) -> Content:
+def plain_highlight(candidate: str, offsets: Sequence[int]) -> Content:
     """`candidate` as literal text with the matched characters underlined."""
     content = Content(candidate)
     for offset in offsets:
         if 0 <= offset < len(candidate) and not candidate[offset].isspace():
             content = content.stylize("bold underline", offset, offset + 1)
     return content
-
-
-PaletteAction = tuple[ActionSpec, list[Target], dict[str, object]]
-
-
-def vm_palette_actions(targets: list[Target]) -> list[PaletteAction]:
-    """Every VM action on `targets` (what a screen showing VMs offers)."""
-    return [(spec, targets, {}) for spec in actions.for_target(TargetKind.VM)] if targets else []
 
 
 class ActionCommands(Provider):
@@ -56,7 +49,7 @@ class ActionCommands(Provider):
     async def discover(self) -> Hits:
         for text, spec, targets, params in self._entries():
             yield DiscoveryHit(Content(text), partial(self._run, spec.id, targets, params),
-                               text=text, help=Content(spec.description))
+                               text=text, help=spec.description)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -69,10 +62,9 @@ class ActionCommands(Provider):
 
     def _run(self, action_id: str, targets: list[Target], params: dict[str, object]) -> None:
         app = self.app
-        if action_id == "vm.snapshots":
-            from screens.snapshots import SnapshotsScreen
-
-            app.push_screen(SnapshotsScreen(targets[0]))
+        spec = actions.get(action_id)
+        if spec.opens:
+            open_screen(app, spec, targets, "palette")
             return
         app.run_worker(run_action(app, action_id, targets, params, origin="palette"),
                        group="actions", name=f"action:{action_id}")

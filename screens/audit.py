@@ -18,6 +18,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 
+from screens.console_app import console_app
 from widgets.footer import Footer
 from widgets.resource_table import Column, ResourceTable, Row
 from widgets.status_header import StatusHeader
@@ -124,7 +125,8 @@ class AuditScreen(Screen[None]):
             self.action_reload()
 
     async def _read(self) -> None:
-        log = getattr(getattr(self.app, "dispatcher", None), "audit", None)
+        dispatcher = console_app(self.app).dispatcher
+        log = dispatcher.audit if dispatcher is not None else None
         summary = self.query_one("#audit-summary", Static)
         if log is None or not hasattr(log, "audit"):
             summary.update(Text("No audit log is open."))

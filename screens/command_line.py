@@ -18,10 +18,11 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input
 
-from console import actions
-from console.actions import TargetKind
-from console.dispatcher import Target
-from screens.run_action import notify, run_action, target_of
+from console.actions import registry as actions
+from console.actions.dispatcher import Target
+from console.errors import NovaError
+from console.fleet.resolve import resolve_vms
+from screens.run_action import notify, open_screen, run_action, target_of
 from widgets.steady_input import SteadyInput
 
 SCREEN_ALIASES = {"inv": "inventory", "vms": "inventory", "vm": "inventory", "host": "hosts",
@@ -87,18 +88,13 @@ async def execute(app: App[Any], line: str | None) -> None:
         return
     params: dict[str, object] = {}
     names = args
-    if spec.id == "vm.snapshot_create" or spec.target is TargetKind.SNAPSHOT:
-        key = "name" if spec.id == "vm.snapshot_create" else "snapshot"
-        if args:
-            params[key], names = args[0], args[1:]
+    if spec.positional and args:
+        params[spec.positional], names = args[0], args[1:]
     targets = _named_targets(app, names) if names else _screen_targets(app)
     if targets is None:
         return
-    if spec.id == "vm.snapshots":
-        from screens.snapshots import SnapshotsScreen
-
-        if targets:
-            await app.push_screen(SnapshotsScreen(targets[0]))
+    if spec.opens:
+        open_screen(app, spec, targets, "command")
         return
     await run_action(app, spec.id, targets, params, origin="command")
 
@@ -110,15 +106,10 @@ def _screen_targets(app: App[Any]) -> list[Target]:
 
 
 def _named_targets(app: App[Any], names: list[str]) -> list[Target] | None:
-    """VMs by exact name (or backend/name when a name exists on two hosts)."""
+    """VMs by any reference the CLI accepts (`console.fleet.resolve`)."""
     snapshot = getattr(app, "snapshot", None)
-    vms = snapshot.vms if snapshot is not None else ()
-    found: list[Target] = []
-    for name in names:
-        matches = [vm for vm in vms if name in (vm.name, vm.key, f"{vm.backend}/{vm.name}")]
-        if len(matches) != 1:
-            problem = "no VM named" if not matches else "several VMs named (use backend/name)"
-            notify(app, f"{problem} {name!r}", severity="error")
-            return None
-        found.append(target_of(matches[0]))
-    return found
+    try:
+        return [target_of(vm) for vm in resolve_vms(snapshot.vms if snapshot else (), names)]
+    except NovaError as err:
+        notify(app, str(err), severity="error")
+        return None

@@ -16,10 +16,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from console.dispatcher import Request
-from console.migration_door import MIGRATE
-from console.migration_drain import DEFAULT_DRAIN_CONCURRENCY, drain
-from console.migration_plan import DrainPlan, plan_drain
+from console.actions.dispatcher import Request
+from console.actions.registry import MIGRATE
+from console.migration.drain import DEFAULT_DRAIN_CONCURRENCY, drain
+from console.migration.plan import DrainPlan, plan_drain
 from screens.migrations import tracker_for
 from screens.run_action import refuse_up_front, target_of
 from widgets.steady_input import SteadyInput
@@ -112,7 +112,7 @@ def open_drain_dialog(app: Any, host: str, origin: str = "tui") -> None:
         return
     plan = plan_drain(host, snapshot, tracker_for(app).busy())
     movable = [vm for vm, _target in plan.moves] + [vm for vm, _why in plan.unplaced]
-    if refuse_up_front(app, [Request(MIGRATE.id, target_of(vm), {}, origin=origin)
+    if refuse_up_front(app, [Request(MIGRATE, target_of(vm), {}, origin=origin)
                              for vm in movable]):
         return  # e.g. read-only: every move would be refused, so no plan to confirm
     app.push_screen(DrainDialog(host, plan))

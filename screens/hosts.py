@@ -10,8 +10,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Label
 
-from console.capacity import HostCapacity, host_capacity
+from console.fleet.capacity import HostCapacity, host_capacity
 from console.models import FleetSnapshot
+from screens.drain_dialog import open_drain_dialog
+from screens.inventory import InventoryScreen
 from screens.rows import HOST_COLUMNS, host_row
 from widgets.footer import Footer
 from widgets.format import sparkline
@@ -101,8 +103,6 @@ class HostsScreen(Screen[None]):
     def action_drain(self) -> None:
         """Live-migrate every running VM off the selected host (a dialog plans and confirms;
         the dispatcher refuses it in read-only mode)."""
-        from screens.drain_dialog import open_drain_dialog
-
         key = self.table.cursor_key
         host = next((c.host for c in self._capacity
                      if f"{c.host.backend}/{c.host.name}" == key), None)
@@ -115,8 +115,6 @@ class HostsScreen(Screen[None]):
 
     @on(ResourceTable.RowSelected, "#hosts")
     async def _show_vms(self, event: ResourceTable.RowSelected) -> None:
-        from screens.inventory import InventoryScreen
-
         host = next((c.host for c in self._capacity
                      if f"{c.host.backend}/{c.host.name}" == event.key), None)
         if host is None:

@@ -12,10 +12,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Label
 
-from console import query
+from console.fleet import query
 from console.models import VM, FleetSnapshot, VMState
 from screens.rows import VM_COLUMNS, vm_row
-from screens.run_action import VMActions, target_of
+from screens.run_action import VMActions, target_of, vm_action_bindings
+from screens.vm_detail import VMDetailScreen
 from widgets.footer import Footer
 from widgets.format import sparkline
 from widgets.resource_table import ResourceTable, Row
@@ -36,7 +37,7 @@ class InventoryScreen(VMActions, Screen[None]):
         Binding("s", "sort_next", "Sort", id="inventory.sort"),
         Binding("S", "sort_reverse", "Reverse", id="inventory.sort_reverse"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="inventory.clear"),
-        Binding("m", "migrate", "Migrate", id="inventory.migrate"),
+        *vm_action_bindings(),
     ]
 
     DEFAULT_CSS = """
@@ -57,7 +58,6 @@ class InventoryScreen(VMActions, Screen[None]):
         self._shown: list[str] = []
         self._match = query.matcher("")
         self._debounce: Timer | None = None
-        self.install_action_bindings()
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -179,11 +179,6 @@ class InventoryScreen(VMActions, Screen[None]):
 
     # -- actions ----------------------------------------------------------------------------
 
-    def action_migrate(self) -> None:
-        from screens.migrate_dialog import open_migrate_dialog
-
-        open_migrate_dialog(self.app, self.selected_vm())
-
     def action_filter(self) -> None:
         self.query_one("#filter-bar").add_class("-active")
         self.query_one("#filter", Input).focus()
@@ -240,6 +235,4 @@ class InventoryScreen(VMActions, Screen[None]):
 
     @on(ResourceTable.RowSelected, "#vms")
     def _open_detail(self, event: ResourceTable.RowSelected) -> None:
-        from screens.vm_detail import VMDetailScreen
-
         self.app.push_screen(VMDetailScreen(event.key))

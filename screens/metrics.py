@@ -18,9 +18,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Label
 
-from console.metrics import MetricsHistory, Point
-from console.metrics_feed import MetricsFeed
+from console.fleet.metrics_feed import MetricsFeed
+from console.fleet.metrics_history import MetricsHistory, Point
 from console.models import Alert, FleetSnapshot
+from screens.console_app import console_app
 from widgets.footer import Footer
 from widgets.format import human_bytes, human_duration
 from widgets.plot import Plot
@@ -103,11 +104,11 @@ class MetricsScreen(Screen[None]):
 
     @property
     def history(self) -> MetricsHistory:
-        return self.app.metrics  # type: ignore[attr-defined, no-any-return]
+        return console_app(self.app).metrics
 
     @property
     def feed(self) -> MetricsFeed | None:
-        return getattr(self.app, "metrics_feed", None)
+        return console_app(self.app).metrics_feed
 
     @property
     def table(self) -> ResourceTable:
@@ -138,7 +139,7 @@ class MetricsScreen(Screen[None]):
                             "-" if mem is None else human_bytes(mem)), stale=stale)
 
     def _cpus(self, target: str) -> int:
-        snapshot = self.app.snapshot  # type: ignore[attr-defined]
+        snapshot = console_app(self.app).snapshot
         if snapshot is None:
             return 0
         kind, _, rest = target.partition(":")

@@ -19,10 +19,10 @@ from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from backends.base import MigrationOptions
-from console.dispatcher import Request
+from console.actions.dispatcher import Request
+from console.actions.registry import MIGRATE
 from console.errors import NovaError
-from console.migration_door import MIGRATE
-from console.migration_plan import TargetChoice, rank_targets
+from console.migration.plan import TargetChoice, rank_targets
 from console.models import VM
 from screens.migrations import tracker_for
 from screens.run_action import refuse_up_front, target_of
@@ -156,7 +156,7 @@ def open_migrate_dialog(app: Any, vm: VM | None, origin: str = "tui") -> None:
     if vm is None:
         app.notify("Select a VM to migrate", severity="warning", timeout=3)
         return
-    if refuse_up_front(app, [Request(MIGRATE.id, target_of(vm), {}, origin=origin)]):
+    if refuse_up_front(app, [Request(MIGRATE, target_of(vm), {}, origin=origin)]):
         return
     snapshot = app.snapshot
     if snapshot is None:

@@ -6,6 +6,9 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from screens.drain_dialog import open_drain_dialog
+from screens.migrate_dialog import open_migrate_dialog
+
 MAX_HITS = 30
 
 
@@ -41,13 +44,9 @@ class MigrationCommands(Provider):
                     break
 
     def _drain(self, host: str) -> None:
-        from screens.drain_dialog import open_drain_dialog
-
         open_drain_dialog(self.app, host, origin="palette")
 
     def _migrate(self, key: str) -> None:
-        from screens.migrate_dialog import open_migrate_dialog
-
         snapshot = getattr(self.app, "snapshot", None)
         vm = next((v for v in snapshot.vms if v.key == key), None) if snapshot else None
         open_migrate_dialog(self.app, vm, origin="palette")

@@ -20,9 +20,12 @@ from textual.screen import Screen
 from textual.widgets import Label
 
 from console.errors import Code, NovaError
-from console.migration_adopt import AdoptionWatch
-from console.migration_state import COLUMNS, MigrationState
-from console.migrations import MigrationTracker
+from console.migration.adopt import AdoptionWatch
+from console.migration.dispatch import dispatcher_door
+from console.migration.history import History
+from console.migration.state import COLUMNS, MigrationState
+from console.migration.tracker import MigrationTracker
+from screens.console_app import console_app
 from widgets.footer import Footer
 from widgets.migration_card import MigrationCard
 from widgets.status_header import StatusHeader
@@ -35,19 +38,16 @@ def tracker_for(app: Any) -> MigrationTracker:
     tracker = getattr(app, "migrations", None)
     if isinstance(tracker, MigrationTracker):
         return tracker
-    from console.migration_door import dispatcher_door
-    from console.migration_history import History
 
     async def door(state: MigrationState, call: Any, params: dict[str, object],
                    action: str) -> None:
-        dispatcher = getattr(app, "dispatcher", None)
+        dispatcher = console_app(app).dispatcher
         if dispatcher is None:
             raise NovaError(Code.BACKEND_ERROR, "actions are not ready yet", "try again")
         await dispatcher_door(dispatcher)(state, call, params, action)
 
-    store = getattr(app, "_store", None)
-    history = (History(store, lambda: app.fleet.backends)
-               if hasattr(store, "record_migration_start") else None)
+    store = getattr(app, "store", None)  # a board without a store keeps no history
+    history = History(store, lambda: app.fleet.backends) if store is not None else None
     tracker = MigrationTracker(lambda: app.fleet.backends, context=app.fleet.context,
                                history=history, door=door)
     app.migrations = tracker
@@ -57,7 +57,7 @@ def tracker_for(app: Any) -> MigrationTracker:
 
 def adopt_from_snapshots(app: Any, tracker: MigrationTracker) -> None:
     """Show migrations started outside this console: every snapshot the app receives is
-    looked at (`console.migration_adopt`), from now on and the current one."""
+    looked at (`console.migration.adopt`), from now on and the current one."""
     if not isinstance(getattr(type(app), "snapshot", None), Reactive):
         return  # an app without fleet snapshots (a test harness)
     watch = app.migration_adoption = AdoptionWatch(tracker)
@@ -175,7 +175,7 @@ class MigrationsScreen(Screen[None]):
         if self.selected not in states:
             order = self.ordered()
             running = [s for s in order if s.active]
-            self.selected = (running or order or [None])[0].id if order else None  # type: ignore[union-attr]
+            self.selected = (running or order)[0].id if order else None
         self._mark_selected()
         warn = sum(1 for s in states.values() if s.warnings)
         self.query_one("#board-summary", Label).update(Text(
@@ -186,9 +186,9 @@ class MigrationsScreen(Screen[None]):
     def _mark_selected(self) -> None:
         for key, card in self._cards.items():
             card.set_class(key == self.selected, "-selected")
-        card = self._cards.get(self.selected or "")
-        if card is not None and card.is_mounted:
-            card.scroll_visible(animate=False)
+        chosen = self._cards.get(self.selected or "")
+        if chosen is not None and chosen.is_mounted:
+            chosen.scroll_visible(animate=False)
 
     # -- keys -------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from screens.action_palette import plain_highlight
+from screens.inventory import InventoryScreen
+from screens.vm_detail import VMDetailScreen
 
 MAX_VM_HITS = 50
 
@@ -48,9 +50,6 @@ class FleetCommands(Provider):
                 break
 
     async def _open_vm(self, key: str) -> None:
-        from screens.inventory import InventoryScreen
-        from screens.vm_detail import VMDetailScreen
-
         await self.app.switch_mode("inventory")
         screen = self.app.screen
         if isinstance(screen, InventoryScreen):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.capacity import HostCapacity
+from console.fleet.capacity import HostCapacity
 from console.models import VM, VMState
 from widgets.format import human_bytes, human_duration
 from widgets.resource_table import Column, Row

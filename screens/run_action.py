@@ -17,19 +17,38 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
-from console import actions
-from console.actions import ActionSpec, Confirm, Risk, TargetKind
-from console.dispatcher import Outcome, Request, Target
+from console.actions import registry as actions
+from console.actions.dispatcher import Outcome, Request, Target
+from console.actions.registry import ActionSpec, Confirm, Risk, TargetKind
 from console.errors import Code
 from console.models import VM
 from screens.confirm import ConfirmScreen, TypedConfirmation, TypeNameScreen
+from screens.console_app import console_app
 
-FOOTER_ACTIONS = frozenset({"vm.start", "vm.shutdown", "vm.reboot", "vm.force_off", "vm.snapshots"})
+FOOTER_ACTIONS = frozenset({"vm.start", "vm.shutdown", "vm.reboot", "vm.force_off", "vm.snapshots",
+                            "vm.migrate"})
 """Shown in the footer (the others are in `?` help and the palette): 80 columns are few."""
 NAMED_IN_DIALOG = 3
 OPTION_LABELS = {"remove_storage": "Also delete its disk files (cannot be undone)"}
+
+
+PaletteAction = tuple[ActionSpec, list[Target], dict[str, object]]
+
+
+def vm_palette_actions(targets: list[Target]) -> list[PaletteAction]:
+    """Every VM action on `targets` (what a screen showing VMs offers)."""
+    return [(spec, targets, {}) for spec in actions.for_target(TargetKind.VM)] if targets else []
+
+
+def open_screen(app: App[Any], spec: ActionSpec, targets: Sequence[Target], origin: str) -> None:
+    """An action whose spec `opens` a screen (the snapshot list, the migrate dialog): the app
+    knows which screen a name means."""
+    if not targets:
+        notify(app, "Select a VM first.", severity="warning")
+        return
+    console_app(app).open_action_screen(spec, targets[0], origin)
 
 
 def target_of(vm: VM) -> Target:
@@ -57,7 +76,10 @@ async def run_action(app: App[Any], action_id: str, targets: Sequence[Target],
                      origin: str = "tui") -> list[Outcome]:
     """Confirm and run `action_id` on `targets`; must run in a worker (dialogs wait)."""
     spec = actions.get(action_id)
-    dispatcher = app.dispatcher  # type: ignore[attr-defined]
+    dispatcher = console_app(app).dispatcher
+    if dispatcher is None:
+        notify(app, "Actions are not ready yet (the audit store is opening).", severity="warning")
+        return []
     if not targets:
         notify(app, "Select a VM first (or mark some with space).", severity="warning")
         return []
@@ -79,15 +101,15 @@ async def run_action(app: App[Any], action_id: str, targets: Sequence[Target],
         if confirmed is None:
             notify(app, f"{spec.title} cancelled: nothing was done.", title=spec.title)
         else:
-            if len(confirmed) > 1 or spec.id == "vm.shutdown":
+            if len(confirmed) > 1 or spec.announce:
                 notify(app, f"{spec.title}: {describe_targets([r.target for r in confirmed])}…",
                        title=spec.title)
             outcomes += await dispatcher.run_all(confirmed)
     report(app, spec, outcomes)
-    timed_out = [o.request.target for o in outcomes if spec.id == "vm.shutdown"
+    timed_out = [o.request.target for o in outcomes if spec.on_timeout
                  and o.error is not None and o.error.kind is Code.TIMEOUT]
     for target in timed_out:
-        outcomes.append(await offer_force_off(app, target, origin))
+        outcomes.append(await offer_next(app, actions.get(spec.on_timeout), target, origin))
     return outcomes
 
 
@@ -97,12 +119,13 @@ def refuse_up_front(app: App[Any], requests: Sequence[Request]) -> bool:
     Then no dialog should open (nobody plans a migration the console will not run): the
     refusals go through the dispatcher in a worker, so they are audited and shown.
     """
-    dispatcher = getattr(app, "dispatcher", None)
+    dispatcher = console_app(app).dispatcher
     refusals = dispatcher.certain_refusals(requests) if dispatcher is not None else None
     if refusals is None:
         return False
 
     async def refuse() -> None:
+        assert dispatcher is not None
         outcomes = [await dispatcher.refuse(r, why) for r, why in zip(requests, refusals, strict=True)]
         report(app, requests[0].spec, outcomes)
 
@@ -145,17 +168,20 @@ def confirmation_text(spec: ActionSpec, requests: list[Request]) -> Text:
     return text
 
 
-async def offer_force_off(app: App[Any], target: Target, origin: str) -> Outcome:
-    """A graceful shutdown timed out: offer force-off, which still needs the name typed."""
-    spec = actions.get("vm.force_off")
-    body = Text(f"{target.name} did not shut down in time. Force it off?\n\n{spec.description}")
-    answer = await app.push_screen_wait(TypeNameScreen("Force off?", body, target.name))
+async def offer_next(app: App[Any], spec: ActionSpec, target: Target, origin: str) -> Outcome:
+    """An action timed out (a shutdown the guest ignored): offer the spec's next step
+    (force-off), which still needs the name typed."""
+    body = Text(f"{target.name} did not finish in time. {spec.title}?\n\n{spec.description}")
+    answer = await app.push_screen_wait(TypeNameScreen(f"{spec.title}?", body, target.name))
     request = Request(spec.id, target, {}, typed_name=answer.typed if answer else None,
                       origin=origin)
     if answer is None:
         notify(app, f"{target.name} was left running.", title=spec.title)
         return Outcome(request, "refused")
-    outcome = await app.dispatcher.run(request)  # type: ignore[attr-defined]
+    dispatcher = console_app(app).dispatcher
+    if dispatcher is None:
+        return Outcome(request, "refused")
+    outcome = await dispatcher.run(request)
     report(app, spec, [outcome])
     return outcome
 
@@ -178,38 +204,40 @@ def report(app: App[Any], spec: ActionSpec, outcomes: Sequence[Outcome]) -> None
 
 
 def _extra(outcome: Outcome) -> str:
-    if outcome.request.action == "vm.delete" and outcome.value:
-        return f"; disks NOT removed: {', '.join(outcome.value)}"
-    if outcome.request.action == "vm.snapshot_create":
-        return f"; snapshot {outcome.request.params.get('name')}"
-    return ""
+    spec = outcome.request.spec
+    note = spec.result_note(outcome.value, outcome.request.params) if spec.result_note else ""
+    return f"; {note}" if note else ""
+
+
+def vm_action_bindings() -> list[BindingType]:
+    """`space` marks, and one key per VM action of the registry (remappable by its id)."""
+    return [Binding("space", "toggle_mark", "Mark", show=False, id="inventory.mark"),
+            *(Binding(spec.key, f"vm_action('{spec.id}')", spec.short or spec.title,
+                      show=spec.id in FOOTER_ACTIONS, id=spec.id)
+              for spec in actions.for_target(TargetKind.VM))]
 
 
 class VMActions:
     """Mixin for screens that show VMs: the registry's VM actions as keys, `space` marks.
 
-    Read-only hides the non-safe keys from the footer, but they stay bound: pressing one goes
-    to the dispatcher, which refuses it (and audits the refusal). Hiding is not the guard.
+    A screen using it adds `*vm_action_bindings()` to its `BINDINGS`. In a read-only console
+    the keys of mutating actions are disabled and hidden (`check_action`); the palette, `:`
+    and the CLI still reach the dispatcher, which refuses them and audits the refusal: hiding
+    is not the guard.
     """
 
-    def install_action_bindings(self) -> None:
-        read_only = bool(getattr(self.app, "read_only", False))  # type: ignore[attr-defined]
-        bindings = self._bindings  # type: ignore[attr-defined]
-        bindings._add_binding(Binding("space", "toggle_mark", "Mark", show=False,
-                                      id="inventory.mark"))
-        for spec in actions.for_target(TargetKind.VM):
-            show = spec.id in FOOTER_ACTIONS and (spec.risk is Risk.SAFE or not read_only)
-            bindings._add_binding(Binding(spec.key, f"vm_action('{spec.id}')", spec.title,
-                                          show=show, id=spec.id))
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "vm_action" and parameters:
+            spec = actions.get(str(parameters[0]))
+            return not (spec.mutating and console_app(self.app).read_only)  # type: ignore[attr-defined]
+        return True
 
     def action_targets(self) -> list[Target]:
         """Marked VMs, else the one under the cursor (screens override)."""
         return []
 
-    def palette_actions(self) -> list[Any]:
+    def palette_actions(self) -> list[PaletteAction]:
         """What the command palette offers here: every VM action on the targets."""
-        from screens.action_palette import vm_palette_actions
-
         return vm_palette_actions(self.action_targets())
 
     def after_bulk(self) -> None:
@@ -221,13 +249,9 @@ class VMActions:
     def action_vm_action(self, action_id: str) -> None:
         targets = self.action_targets()
         app = self.app  # type: ignore[attr-defined]
-        if action_id == "vm.snapshots":
-            from screens.snapshots import SnapshotsScreen
-
-            if targets:
-                app.push_screen(SnapshotsScreen(targets[0]))
-            else:
-                notify(app, "Select a VM first.", severity="warning")
+        spec = actions.get(action_id)
+        if spec.opens:
+            open_screen(app, spec, targets, "tui")
             return
         if len(targets) > 1:
             self.after_bulk()

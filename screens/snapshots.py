@@ -17,10 +17,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from console import actions
-from console.actions import Risk, TargetKind
-from console.dispatcher import Request, Target
+from console.actions import registry as actions
+from console.actions.dispatcher import Request, Target
+from console.actions.registry import TargetKind
 from console.models import Snapshot
+from screens.console_app import console_app
 from screens.run_action import notify, run_action
 from widgets.footer import Footer
 from widgets.resource_table import Column, ResourceTable, Row
@@ -48,6 +49,8 @@ class SnapshotsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="snapshots.close"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="snapshots.reload"),
+        *(Binding(spec.key, f"snapshot_action('{spec.id}')", spec.title, id=spec.id)
+          for spec in (actions.get("vm.snapshot_create"), *actions.for_target(TargetKind.SNAPSHOT))),
     ]
     DEFAULT_CSS = """
     SnapshotsScreen #title { text-style: bold; padding: 0 1; }
@@ -58,13 +61,13 @@ class SnapshotsScreen(Screen[None]):
         super().__init__()
         self.target = target
         self.snapshots: list[Snapshot] = []
-        read_only = bool(getattr(self.app, "read_only", False))
-        create = actions.get("vm.snapshot_create")
-        specs = [create, *actions.for_target(TargetKind.SNAPSHOT)]
-        for spec in specs:
-            self._bindings._add_binding(Binding(
-                spec.key, f"snapshot_action('{spec.id}')", spec.title,
-                show=spec.risk is Risk.SAFE or not read_only, id=spec.id))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Read-only: the snapshot actions that change something are disabled and hidden."""
+        if action == "snapshot_action" and parameters:
+            spec = actions.get(str(parameters[0]))
+            return not (spec.mutating and console_app(self.app).read_only)
+        return True
 
     def compose(self) -> ComposeResult:
         title = Text("Snapshots of ")
@@ -81,7 +84,10 @@ class SnapshotsScreen(Screen[None]):
 
     @work(group="snapshots", exclusive=True)
     async def action_reload(self) -> None:
-        outcome = await self.app.dispatcher.run(  # type: ignore[attr-defined]
+        dispatcher = console_app(self.app).dispatcher
+        if dispatcher is None:
+            return
+        outcome = await dispatcher.run(
             Request("vm.snapshots", self.target, origin="tui"))
         status = self.query_one("#status", Static)
         if not outcome.ok:

@@ -22,7 +22,7 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Label
 
-from console.capacity import host_capacity
+from console.fleet.capacity import host_capacity
 from console.models import VM, FleetSnapshot, HostState, VMState
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
@@ -245,8 +245,7 @@ def wall_variant(screen_cls: type[Screen[Any]], **namespace: Any) -> type[Screen
 
     def body(ns: dict[str, Any]) -> None:
         ns.update(BINDINGS=[], AUTO_FOCUS=None, **namespace)
-        ns.update(on_mount=_make_on_mount(screen_cls), check_action=_refuse_action,
-                  install_action_bindings=_no_bindings)
+        ns.update(on_mount=_make_on_mount(screen_cls), check_action=_refuse_action)
 
     return types.new_class(f"Wall{screen_cls.__name__}", (screen_cls,),
                            {"inherit_bindings": False}, body)
@@ -257,10 +256,6 @@ def _refuse_action(self: Screen[Any], action: str, parameters: tuple[object, ...
     return False
 
 
-def _no_bindings(self: Screen[Any]) -> None:
-    """The normal screens add the registry's action keys at run time; a wall page adds none."""
-
-
 def _make_on_mount(base: type[Screen[Any]]) -> Callable[[Screen[Any]], None]:
     """Textual calls every class's `on_mount` in the MRO, so this one only adds to `base`'s."""
 
@@ -268,7 +263,6 @@ def _make_on_mount(base: type[Screen[Any]]) -> Callable[[Screen[Any]], None]:
         for widget in self.query("*"):
             widget.can_focus = False
         self.set_focus(None)
-        self._bindings.key_to_bindings.clear()
 
     return on_mount
 

@@ -17,26 +17,43 @@ BAR_WIDTH = 14
 
 
 class ProgressData(Protocol):
-    data_total: int
-    data_processed: int
-    data_remaining: int
-    throughput_bps: float
-    dirty_rate_bps: float
-    iteration: int
-    expected_downtime_ms: int
-    elapsed_s: float
+    @property
+    def data_total(self) -> int: ...
+    @property
+    def data_processed(self) -> int: ...
+    @property
+    def data_remaining(self) -> int: ...
+    @property
+    def throughput_bps(self) -> float: ...
+    @property
+    def dirty_rate_bps(self) -> float: ...
+    @property
+    def iteration(self) -> int: ...
+    @property
+    def expected_downtime_ms(self) -> int: ...
+    @property
+    def elapsed_s(self) -> float: ...
 
 
 class CardData(Protocol):
-    id: str
-    vm_name: str
-    source: str
-    target: str
-    percent: float
-    eta_s: float | None
-    warnings: tuple[str, ...]
-    error: str
-    note: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def vm_name(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def percent(self) -> float: ...
+    @property
+    def eta_s(self) -> float | None: ...
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def note(self) -> str: ...
 
     @property
     def phase(self) -> object: ...

@@ -30,7 +30,7 @@ from .migration import MigrationMixin
 from .parse import DomainDetails, domain_details, host_arch, host_from_info, vm_from_stats
 from .power import PowerMixin
 from .snapshots import SnapshotsMixin
-from .source import check_uri
+from .uri import check_uri
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import libvirt
 
-from .source import check_uri
+from .uri import check_uri
 
 
 class Transport(Protocol):

@@ -4,19 +4,13 @@ only when a context opens a libvirt source (`open_source`)."""
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, field_validator
 
 from backends.base import Backend, BackendKind, SourceConfig
-from console.errors import Code, NovaError
+from console.errors import NovaError
 
-
-def check_uri(uri: str) -> None:
-    """Refuse URIs that switch off certificate or host-key checks."""
-    query = parse_qs(urlsplit(uri).query)
-    if query.get("no_verify", ["0"])[0] not in ("", "0"):
-        raise NovaError(Code.URI_REFUSED, uri, "no_verify disables TLS certificate checks")
+from .uri import check_uri
 
 
 class LibvirtSource(SourceConfig):

@@ -18,15 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from backends import registry
 from backends.base import Backend
 from console.errors import Code, NovaError
 from console.models import VM, Host, Snapshot
 
-from .source import PrometheusSource
+
+class HostUris(Protocol):
+    """What HostActions reads of its Prometheus source's config (`PrometheusSource`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host_uris(self) -> Mapping[str, str]: ...
+
+    def libvirt_uri(self, host: str) -> str | None: ...
 
 _SAFE_HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
 """What a host label value may be to go into a URI template: a hostname, an IP, host:port."""
@@ -35,7 +44,7 @@ _SAFE_HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
 class HostActions:
     """An inventory backend that can also act on its VMs, through libvirt on each VM's host."""
 
-    def __init__(self, inventory: Backend, source: PrometheusSource, *, read_only: bool) -> None:
+    def __init__(self, inventory: Backend, source: HostUris, *, read_only: bool) -> None:
         self.inventory = inventory
         self.name = inventory.name
         self.kind = inventory.kind
@@ -91,8 +100,9 @@ class HostActions:
         backend = self._libvirt.get(host)
         if backend is None:
             libvirt = registry.kind("libvirt")
-            config = libvirt.config(kind="libvirt", name=f"{self.name}/{host}",
-                                    uri=self.uri_for(host), host_name=host)
+            config = libvirt.config.model_validate({
+                "kind": "libvirt", "name": f"{self.name}/{host}", "uri": self.uri_for(host),
+                "host_name": host})
             backend = libvirt.open(config, read_only=self.read_only)
             self._libvirt[host] = backend
         return backend

@@ -93,7 +93,7 @@ def _needs_inventory(key: str, info: ValidationInfo) -> None:
 def _refuse_unsafe(key: str, uri: str) -> None:
     """The libvirt kind's own URI check (no_verify is refused), at load time."""
     try:
-        registry.kind("libvirt").config(name=key, uri=uri)
+        registry.kind("libvirt").config.model_validate({"kind": "libvirt", "name": key, "uri": uri})
     except ValidationError as exc:
         raise ValueError(f"{key}: {exc.errors()[0]['msg']}") from exc
 

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+from console.config import config_path
 from console.lab import accel, context, deploy, host, hostdirs, image, preflight, prometheus
 from console.lab.accounts import ensure_qemu_accounts
 from console.lab.guests import GuestSpec, plan
@@ -69,7 +70,6 @@ class Lab:
     def config_path(self) -> Path:
         if self._config_path is not None:
             return self._config_path
-        from console.config import config_path
         return config_path()
 
     # --- up / down -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from console.store import core, schema
 from console.store.audit import AuditLog
 from console.store.core import STORE_UNAVAILABLE, StoreError
 from console.store.fleet_snapshots import FleetSnapshots
-from console.store.migration_history import MigrationHistory
+from console.store.migration_rows import MigrationHistory
 from console.store.saved_filters import SavedFilters
 from console.store.schema import SCHEMA_VERSION
 from console.store.target_lock import Holder, TargetBusy

@@ -21,10 +21,10 @@ import time
 
 from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.migration import migration_uri
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.lab import Lab
-from console.migration_drain import drain
-from console.migrations import MigrationTracker
+from console.migration.drain import drain
+from console.migration.tracker import MigrationTracker
 from console.models import MigrationPhase
 
 TARGET_OVERHEAD = 0.05

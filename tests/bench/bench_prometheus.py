@@ -131,7 +131,7 @@ async def _first_paint(url: str, fleet: pf.Fleet) -> float:
     """Seconds from starting the console (headless, 160x48, fresh state directory so nothing is
     restored) to its inventory holding every VM of the first sweep."""
     from console.app import NovaApp
-    from console.fleet import Fleet as Polling
+    from console.fleet.polling import Fleet as Polling
     from screens.inventory import InventoryScreen
 
     backend = PrometheusBackend("bench", url, inventory=True, timeout_s=120, queries=pf.QUERIES)

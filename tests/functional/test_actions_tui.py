@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from console.actions.dispatcher import Dispatcher
 from console.app import NovaApp
 from console.config import demo_context
-from console.dispatcher import Dispatcher
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.models import VMState
-from console.sources import build_backends
 from console.store import Store
 from screens.audit import AuditScreen
 from screens.confirm import ConfirmScreen, TypeNameScreen

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from backends.base import SupportsPower
-from console.cli_actions import EXIT_OK, EXIT_REFUSED
+from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
+from console.cli.exit import ExitStatus
 from console.config import demo_context
-from console.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.models import VM, Host, VMState
-from console.sources import build_backends
 from console.store import Store, open_store
 
 pytestmark = pytest.mark.timeout(120)
@@ -177,10 +177,10 @@ async def test_cli_refused_by_the_store_lock_exits_3(tmp_path: Path) -> None:
         tui = Dispatcher({vm.backend: backend}, audit=store, context="demo", read_only=False)
         held = await start_held(tui, backend, shutdown(target))
         cli = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console.cli", "vm", "shutdown", vm.name, "--yes",
+            sys.executable, "-m", "console.cli.main", "vm", "shutdown", vm.name, "--yes",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(cli.communicate(), 90)
-        assert cli.returncode == EXIT_REFUSED, (out, err)
+        assert cli.returncode == ExitStatus.REFUSED, (out, err)
         text = err.decode()
         assert "NOVA-3003" in text and vm.name in text
         assert "shut down, started by" in text and f"pid {os.getpid()}" in text
@@ -190,10 +190,10 @@ async def test_cli_refused_by_the_store_lock_exits_3(tmp_path: Path) -> None:
         backend.release.set()
         assert (await held).ok
         cli = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console.cli", "vm", "shutdown", vm.name, "--yes",
+            sys.executable, "-m", "console.cli.main", "vm", "shutdown", vm.name, "--yes",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(cli.communicate(), 90)
-        assert cli.returncode == EXIT_OK, (out, err)
+        assert cli.returncode == ExitStatus.OK, (out, err)
 
 
 async def test_a_front_end_learns_before_confirming_that_another_console_holds_the_vm(consoles) -> None:  # type: ignore[no-untyped-def]

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 
+from console.actions.dispatcher import Dispatcher
 from console.app import NovaApp
 from console.config import load_settings, resolve_context
-from console.dispatcher import Dispatcher
-from console.fleet import Fleet
-from console.sources import build_backends
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.store import Store
 from screens.confirm import ConfirmScreen
 from tests import wait_for
@@ -160,7 +160,7 @@ def test_no_raw_control_bytes_reach_the_terminal(hostile: Path) -> None:
     import termios
 
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "console.cli"], stdin=slave, stdout=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "console.cli.main"], stdin=slave, stdout=slave,
                             stderr=slave, env=env, close_fds=True, start_new_session=True)
     os.close(slave)
     try:
@@ -184,7 +184,7 @@ def test_no_raw_control_bytes_reach_the_terminal(hostile: Path) -> None:
 
 def test_cli_output_is_inert(hostile: Path) -> None:
     def run(*args: str) -> bytes:
-        return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "console.cli.main", *args], capture_output=True,
                               timeout=60).stdout + b"\n"
 
     out = run("vm", "list") + run("vm", "list", "--json")

@@ -17,7 +17,7 @@ from textual.widgets import OptionList, Static
 
 from backends.libvirt.backend import LibvirtBackend
 from console.app import NovaApp
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from screens.inventory import InventoryScreen
 from screens.vm_detail import VMDetailScreen
 from tests import wait_for

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from console.app import NovaApp
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.models import VM, Host, VMState
 from screens.inventory import TREND_POINTS, InventoryScreen
 

@@ -16,9 +16,9 @@ from textual.widgets import Input, Label, OptionList, Static
 from console import demo
 from console.app import NovaApp
 from console.config import demo_context
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.models import VMState
-from console.sources import build_backends
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from screens.vm_detail import VMDetailScreen
 from tests import wait_for

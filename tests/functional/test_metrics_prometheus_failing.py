@@ -12,9 +12,9 @@ import pytest
 from backends.prometheus.backend import PrometheusBackend
 from console.app import NovaApp
 from console.config import demo_context
-from console.fleet import Fleet
-from console.metrics_feed import MetricsFeed
-from console.sources import build_backends
+from console.fleet.metrics_feed import MetricsFeed
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from screens.metrics import MetricsScreen
 
 

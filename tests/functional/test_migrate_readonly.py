@@ -19,11 +19,11 @@ from textual.command import CommandPalette
 from textual.widgets import Input
 
 from backends.libvirt.backend import LibvirtBackend
+from console.actions.dispatcher import Dispatcher
 from console.app import NovaApp
-from console.cli import main
-from console.dispatcher import Dispatcher
+from console.cli.main import main
 from console.errors import Code, NovaError
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.store import Store
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
@@ -77,6 +77,7 @@ async def test_migrate_and_drain_refused_in_the_tui_without_opening_a_dialog(
             await wait_for(pilot, lambda: inventory.table.row_count == 5)
             inventory.table.move_to("ro-a/" + STANDARD[0].uuid)
 
+            assert inventory.check_action("vm_action", ("vm.migrate",)) is False  # `m` disabled
             await pilot.press("m")
             await settle(pilot, app)
             assert app.screen is inventory, "the migrate dialog opened in read-only"
@@ -104,8 +105,8 @@ async def test_migrate_and_drain_refused_in_the_tui_without_opening_a_dialog(
         await fleet.stop()
 
     assert migrations == []
-    # `m` on vm-run, then `D` on ro-a: one refusal per VM the drain would have moved.
-    assert sorted(refused_migrations(entries, "tui")) == ["vm-paused", "vm-run", "vm-run", "vm-two"]
+    # `m` is disabled (nothing audited); `D` on ro-a: one refusal per VM the drain would move.
+    assert sorted(refused_migrations(entries, "tui")) == ["vm-paused", "vm-run", "vm-two"]
     assert refused_migrations(entries, "palette") == ["vm-run"]
     assert any("read-only" in str(m) for m in shown), shown
 

@@ -8,9 +8,9 @@ fake source directly, as `virsh migrate` on another terminal would be.
 from __future__ import annotations
 
 from console.app import NovaApp
-from console.fleet import Fleet
-from console.migration_adopt import ADOPTED_NOTE
-from console.migration_state import MigrationState
+from console.fleet.polling import Fleet
+from console.migration.adopt import ADOPTED_NOTE
+from console.migration.state import MigrationState
 from console.models import MigrationPhase
 from screens.migrations import MigrationsScreen, tracker_for
 from tests.unit.migration_fakes import setup

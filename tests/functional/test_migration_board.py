@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App
 
-from console.migrations import MigrationTracker
+from console.migration.tracker import MigrationTracker
 from console.models import MigrationPhase
 from screens.migrations import MigrationsScreen
 from tests.unit.migration_fakes import setup
@@ -19,6 +19,8 @@ class BoardApp(App[None]):
     def __init__(self, tracker: MigrationTracker) -> None:
         super().__init__()
         self.migrations = tracker
+        self.dispatcher = None  # a board without actions: the tracker calls the hosts directly
+        self.store = None
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_STATUS)

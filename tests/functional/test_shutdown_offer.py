@@ -15,9 +15,9 @@ import pytest
 from textual.widgets import Input
 
 from backends.libvirt.backend import LibvirtBackend
+from console.actions.dispatcher import Dispatcher
 from console.app import NovaApp
-from console.dispatcher import Dispatcher
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.models import VMState
 from console.store import Store
 from screens.confirm import ConfirmScreen, TypeNameScreen

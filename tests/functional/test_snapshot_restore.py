@@ -7,8 +7,8 @@ import asyncio
 
 from console.app import NovaApp
 from console.config import demo_context
-from console.fleet import Fleet
-from console.sources import build_backends
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from screens.inventory import InventoryScreen
 
 
@@ -60,7 +60,8 @@ async def test_without_a_stored_snapshot_unreachable_hosts_show_as_down(tmp_path
     monkeypatch.setenv("NOVACRON_STATE_DIR", str(tmp_path))
     app = NovaApp(_dead_fleet())
     async with app.run_test() as pilot:
-        await _wait(lambda: app.snapshot is not None and all(
+        # (the app's first snapshot, before any poll, has no health yet: all() of nothing)
+        await _wait(lambda: app.snapshot is not None and app.snapshot.health and all(
             h.consecutive_failures > 0 for h in app.snapshot.health), pilot)
         assert app.screen.table.row_count == 0  # type: ignore[attr-defined]
         assert {h.state.value for h in app.snapshot.hosts} == {"down"}  # type: ignore[union-attr]

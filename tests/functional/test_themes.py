@@ -12,11 +12,12 @@ import pytest
 from rich.console import Console
 from textual.filter import Monochrome, NoColor
 
-from console import cli
 from console.app import NovaApp
+from console.cli import main as cli
+from console.cli.common import parse_duration
 from console.config import demo_context
-from console.fleet import Fleet
-from console.sources import build_backends
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from screens.copy import sanitize_for_clipboard
 from themes import THEME_NAMES, ThemeCommands
 from widgets.resource_table import ResourceTable
@@ -188,6 +189,6 @@ def test_default_keymap_avoids_multiplexer_prefixes() -> None:
 
 
 def test_parse_duration() -> None:
-    assert cli.parse_duration("20s") == 20
-    assert cli.parse_duration("1m") == 60
-    assert cli.parse_duration("15") == 15
+    assert parse_duration("20s") == 20
+    assert parse_duration("1m") == 60
+    assert parse_duration("15") == 15

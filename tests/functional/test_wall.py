@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from textual.widgets import Footer
 
-from console import actions
+from console.actions import registry as actions
 from console.app import NovaApp
 from console.config import demo_context
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.models import FleetSnapshot, Host, HostState, SourceHealth, VMState
-from console.sources import build_backends
 from console.wall_app import WallApp
 from screens.wall import WallScreen, is_problem, summarize
 from tests import wait_for

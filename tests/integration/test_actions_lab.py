@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from backends.libvirt.backend import LibvirtBackend
-from console import actions
-from console.dispatcher import Dispatcher, Outcome, Request, Target
+from console.actions import registry as actions
+from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code
 from console.lab import Lab
 from console.lab.guests import TAGS_NS

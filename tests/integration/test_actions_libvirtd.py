@@ -24,8 +24,8 @@ import libvirt
 import pytest
 
 from backends.libvirt.backend import LibvirtBackend
-from console import actions
-from console.dispatcher import Dispatcher, Request, Target
+from console.actions import registry as actions
+from console.actions.dispatcher import Dispatcher, Request, Target
 from console.errors import Code
 from console.store import Store
 
@@ -194,7 +194,7 @@ def test_cli_against_libvirtd(libvirtd_uri: str, tmp_path: Path) -> None:
            "NOVACRON_CONFIG": str(config)}
 
     def novacron(*args: str) -> int:
-        return subprocess.run([sys.executable, "-m", "console.cli", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "console.cli.main", *args], env=env,
                               capture_output=True, text=True, timeout=60).returncode
 
     assert novacron("vm", "shutdown", name) == 3  # no --yes

@@ -21,9 +21,9 @@ from textual.widgets import Label
 from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
 from console import demo
-from console import fleet as fleet_module
 from console.app import NovaApp
-from console.fleet import Fleet
+from console.fleet import polling as fleet_module
+from console.fleet.polling import Fleet
 from console.models import VM, HostState
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from tests import wait_for

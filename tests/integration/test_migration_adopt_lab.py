@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pytest
 
 from backends.libvirt.migration import migration_uri
-from console.migration_adopt import ADOPTED_NOTE, AdoptionWatch
-from console.migration_state import MigrationState
+from console.migration.adopt import ADOPTED_NOTE, AdoptionWatch
+from console.migration.state import MigrationState
 from console.models import MigrationPhase
 from tests.integration import test_migration_lab
 from tests.integration.lab_fixture import HOSTS, VMS_PER_HOST, lab, lab_session, virsh  # noqa: F401

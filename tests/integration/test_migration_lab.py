@@ -20,15 +20,15 @@ import pytest
 
 from backends.base import MigrationOptions
 from backends.libvirt.backend import LibvirtBackend
-from console.dispatcher import Dispatcher
+from console.actions.dispatcher import Dispatcher
 from console.errors import NovaError
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.lab import Lab
 from console.lab.context import context_block
-from console.migration_door import dispatcher_door
-from console.migration_drain import drain
-from console.migration_history import History
-from console.migrations import MigrationTracker
+from console.migration.dispatch import dispatcher_door
+from console.migration.drain import drain
+from console.migration.history import History
+from console.migration.tracker import MigrationTracker
 from console.models import VM, FleetSnapshot, Host, MigrationPhase, VMState
 from console.store import Store
 from tests.integration.lab_fixture import guest_names, lab, lab_session  # noqa: F401
@@ -189,7 +189,7 @@ async def test_killed_console_mid_migration_then_restart_shows_the_true_outcome(
     env = {**os.environ, "NOVACRON_STATE_DIR": str(rig.db.parent), "NOVACRON_CONFIG": str(config)}
     await rig.store.close()  # the CLI writes the same database
     cli = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.cli", "--context", "lab", "vm", "migrate", name,
+        sys.executable, "-m", "console.cli.main", "--context", "lab", "vm", "migrate", name,
         "--to", target, "--bandwidth", "8", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:

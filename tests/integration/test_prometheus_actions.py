@@ -19,12 +19,12 @@ import pytest
 
 from backends.libvirt.events import silence_default_error_handler
 from backends.prometheus.host_actions import HostActions
-from console import actions
+from console.actions import registry as actions
+from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
 from console.config import load_settings, resolve_context
-from console.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code, NovaError
-from console.fleet import Fleet
-from console.sources import build_backends
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.store import Store
 from tests.integration import prometheus_fixture as pf
 from tests.integration.libvirtd_fixture import Libvirtd, libvirtd  # noqa: F401  (pytest fixture)

@@ -11,8 +11,8 @@ import pytest
 
 from backends.prometheus.backend import PrometheusBackend
 from console.app import NovaApp
-from console.fleet import Fleet
-from console.metrics_feed import MetricsFeed
+from console.fleet.metrics_feed import MetricsFeed
+from console.fleet.polling import Fleet
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from screens.metrics import MetricsScreen

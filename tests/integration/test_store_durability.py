@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from backends.libvirt.backend import LibvirtBackend
-from console.dispatcher import Dispatcher, Request, Target
+from console.actions.dispatcher import Dispatcher, Request, Target
 from console.errors import Code
 from console.store import SCHEMA_VERSION, open_store
 

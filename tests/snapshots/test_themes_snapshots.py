@@ -16,8 +16,8 @@ from textual.pilot import Pilot
 
 from console.app import NovaApp
 from console.config import demo_context
-from console.fleet import Fleet
-from console.sources import build_backends
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.wall_app import WallApp
 from screens.inventory import InventoryScreen
 from screens.vm_detail import VMDetailScreen

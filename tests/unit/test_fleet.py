@@ -14,9 +14,9 @@ from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
 from console import demo
 from console.config import demo_context
-from console.fleet import CIRCUIT_OPEN_AFTER, MAX_BACKOFF_S, Fleet, backoff_delay
+from console.fleet.polling import CIRCUIT_OPEN_AFTER, MAX_BACKOFF_S, Fleet, backoff_delay
+from console.fleet.sources import build_backends
 from console.models import FleetSnapshot, HostState
-from console.sources import build_backends
 
 pytestmark = pytest.mark.timeout(60)
 silence_default_error_handler()

@@ -25,7 +25,7 @@ from backends.prometheus.host_actions import HostActions
 from backends.prometheus.source import PrometheusSource
 from console.config import ConfigError, Context, load_settings
 from console.errors import Code, NovaError
-from console.sources import build_backends
+from console.fleet.sources import build_backends
 
 pytestmark = pytest.mark.timeout(60)
 silence_default_error_handler()
@@ -116,7 +116,7 @@ def test_build_backends_wraps_only_when_a_uri_is_configured() -> None:
 def test_host_actions_imports_no_ui() -> None:
     code = textwrap.dedent("""
         import sys
-        import backends.prometheus.host_actions, console.sources
+        import backends.prometheus.host_actions, console.fleet.sources
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("textual", "rich")))
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

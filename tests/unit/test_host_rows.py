@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.capacity import host_capacity
+from console.fleet.capacity import host_capacity
 from console.models import VM, FleetSnapshot, Host, VMState
 from screens.rows import HOST_COLUMNS, UNKNOWN, host_row
 

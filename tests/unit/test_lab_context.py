@@ -9,8 +9,8 @@ from pathlib import Path
 from backends.prometheus.host_actions import HostActions
 from backends.prometheus.source import PrometheusSource
 from console.config import load_settings
+from console.fleet.sources import build_backends
 from console.lab import context
-from console.sources import build_backends
 
 BLOCK = context.context_block(
     [("labhost1", "qemu+tcp://127.0.0.1:16511/system"),

@@ -3,7 +3,7 @@ is, and from libvirt's cumulative CPU time by deltas between polls, on the same 
 
 from __future__ import annotations
 
-from console.metrics import MetricsHistory
+from console.fleet.metrics_history import MetricsHistory
 from console.models import VM, FleetSnapshot, Host, SourceHealth, VMState
 
 

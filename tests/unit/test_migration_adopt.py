@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.migration_adopt import Sighting, sightings
+from console.migration.adopt import Sighting, sightings
 from console.models import VM, FleetSnapshot, VMState
 
 

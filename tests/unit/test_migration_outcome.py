@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backends.base import DomainPresence
-from console.migration_outcome import outcome_from
+from console.migration.outcome import outcome_from
 from console.models import VMState
 
 GONE = DomainPresence(present=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from console.migration_plan import plan_drain, preflight, rank_targets
+from console.migration.plan import plan_drain, preflight, rank_targets
 from console.models import VM, FleetSnapshot, Host, HostState, VMState
 
 GIB = 2**30

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.migration_progress import ProgressMeter, eta_seconds, raw_percent, will_not_converge
+from console.migration.progress import ProgressMeter, eta_seconds, raw_percent, will_not_converge
 from console.models import Migration, MigrationPhase
 
 MIB = 2**20

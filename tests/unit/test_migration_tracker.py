@@ -9,11 +9,11 @@ import pytest
 
 from backends.base import DomainPresence
 from console.errors import Code, NovaError
-from console.fleet import Fleet
-from console.migration_adopt import ADOPTED_NOTE, AdoptionWatch
-from console.migration_drain import drain
-from console.migration_history import History
-from console.migrations import MigrationTracker
+from console.fleet.polling import Fleet
+from console.migration.adopt import ADOPTED_NOTE, AdoptionWatch
+from console.migration.drain import drain
+from console.migration.history import History
+from console.migration.tracker import MigrationTracker
 from console.models import FleetSnapshot, MigrationPhase, VMState
 from tests.unit.migration_fakes import FakeHost, MemoryStore, setup
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from console.fleet.query import filter_vms, matcher, parse, sort_vms
 from console.models import VM, VMState
-from console.query import filter_vms, matcher, parse, sort_vms
 
 
 def vm(name: str, state: VMState = VMState.RUNNING, host: str = "kvm-fra-01", *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.models import FleetSnapshot
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ import uuid
 
 from backends.base import MigrationOptions
 from console.errors import NovaError
-from console.migration_plan import DrainPlan, plan_drain
-from console.migration_state import DrainSummary, MigrationState
-from console.migrations import MigrationTracker
+from console.migration.plan import DrainPlan, plan_drain
+from console.migration.state import DrainSummary, MigrationState
+from console.migration.tracker import MigrationTracker
 from console.models import VM, FleetSnapshot, MigrationPhase
 
 DEFAULT_DRAIN_CONCURRENCY = 2

@@ -201,7 +201,7 @@ class Fleet:
     def _publish(self) -> FleetSnapshot:
         now = self._clock()
         hosts: list[Host] = []
-        vms = []
+        vms: list[VM] = []
         for source in self._sources.values():
             health = source.health
             if health.ok:

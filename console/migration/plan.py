@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from console.capacity import HostCapacity, host_capacity
+from console.fleet.capacity import HostCapacity, host_capacity
 from console.models import VM, FleetSnapshot, Host, HostState, VMState
 
 MIGRATABLE = frozenset({VMState.RUNNING, VMState.PAUSED})

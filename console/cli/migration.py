@@ -1,8 +1,7 @@
 """`novacron vm migrate`, `novacron host drain`, `novacron migration list|recover`.
 
 Same pre-flight checks, tracker, dispatcher (audit row, per-VM lock) and history as the TUI.
-Exit codes follow `console.cli`: 0 done, 1 failed, 3 refused (pre-flight, NOVA-3003,
-read-only, not confirmed), 4 no such VM or host.
+Exit statuses: `console.cli.exit` (a cancelled migration or a failed pre-flight is refused).
 """
 
 from __future__ import annotations
@@ -19,15 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from backends.base import MigrationOptions
+from console.actions.dispatcher import Dispatcher, Request, Target
+from console.actions.registry import MIGRATE
+from console.cli.common import fleet_of, open_context
+from console.cli.exit import ExitStatus, exit_for
 from console.errors import Code, NovaError
-from console.migration_drain import drain
-from console.migration_plan import plan_drain, preflight
-from console.migration_state import MigrationState, summary_line
-from console.migrations import MigrationTracker
-from console.models import VM, FleetSnapshot, MigrationPhase, VMState
-
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_NOT_FOUND = 0, 1, 3, 4
-REFUSALS = {Code.OPERATION_IN_PROGRESS, Code.READ_ONLY, Code.NOT_CONFIRMED, Code.INVALID_STATE}
+from console.fleet.resolve import resolve_vm
+from console.migration.dispatch import dispatcher_door
+from console.migration.drain import drain
+from console.migration.history import History
+from console.migration.plan import plan_drain, preflight
+from console.migration.state import MigrationState, summary_line
+from console.migration.tracker import MigrationTracker
+from console.models import VM, FleetSnapshot, MigrationPhase
+from console.store import Store
 
 
 def _options_args(p: argparse.ArgumentParser) -> None:
@@ -95,10 +99,7 @@ class Session:
     async def refusal(self, vms: list[VM]) -> NovaError | None:
         """The dispatcher's refusal when it would refuse moving every one of `vms` whatever
         the operator adds (read-only, a busy VM): audited now, before any host is asked."""
-        from console.dispatcher import Request, Target
-        from console.migration_door import MIGRATE
-
-        requests = [Request(MIGRATE.id, Target(vm.backend, vm.id, vm.name), {}, origin="cli")
+        requests = [Request(MIGRATE, Target(vm.backend, vm.id, vm.name), {}, origin="cli")
                     for vm in vms]
         refusals = self.dispatcher.certain_refusals(requests)
         if refusals is None:
@@ -111,16 +112,8 @@ class Session:
 @contextlib.asynccontextmanager
 async def session(args: argparse.Namespace) -> AsyncIterator[Session]:
     """Poll the context once, open the store and dispatcher, build a tracker; close it all."""
-    from console.cli import _settings_and_context
-    from console.dispatcher import Dispatcher
-    from console.fleet import Fleet
-    from console.migration_door import dispatcher_door
-    from console.migration_history import History
-    from console.sources import build_backends
-    from console.store import Store
-
-    name, context, read_only = _settings_and_context(args)
-    fleet = Fleet(name, build_backends(context, read_only=read_only))
+    name, context, read_only = open_context(args)
+    fleet = fleet_of(name, context, read_only=read_only)
     store = await Store.open()
     try:
         snapshot = await fleet.poll_once()
@@ -139,15 +132,7 @@ async def session(args: argparse.Namespace) -> AsyncIterator[Session]:
 
 
 def find_vm(snapshot: FleetSnapshot, name: str) -> VM:
-    found = [vm for vm in snapshot.vms if vm.name == name or vm.id == name]
-    if not found:
-        raise NovaError(Code.VM_NOT_FOUND, name, "not in any answering source of this context")
-    if len(found) > 1:  # mid-migration the target lists the incoming (paused) half too
-        found = [vm for vm in found if vm.state is not VMState.MIGRATING] or found
-    if len(found) > 1:
-        raise NovaError(Code.VM_NOT_FOUND, name, "several VMs have that name, on "
-                        + ", ".join(vm.host for vm in found) + "; give the UUID")
-    return found[0]
+    return resolve_vm(snapshot.vms, name)
 
 
 def state_json(state: MigrationState) -> dict[str, Any]:
@@ -157,12 +142,6 @@ def state_json(state: MigrationState) -> dict[str, Any]:
     if state.progress is not None:
         data["progress"]["phase"] = state.progress.phase.value
     return data
-
-
-def _exit_for(err: NovaError) -> int:
-    if err.kind in REFUSALS:
-        return EXIT_REFUSED
-    return EXIT_NOT_FOUND if err.kind is Code.VM_NOT_FOUND else EXIT_FAILED
 
 
 def _printer(json_out: bool):  # type: ignore[no-untyped-def]
@@ -183,7 +162,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return asyncio.run(_migrate(args))
     except NovaError as err:
         print(f"novacron: {err}", file=sys.stderr)
-        return _exit_for(err)
+        return exit_for(err)
 
 
 async def _migrate(args: argparse.Namespace) -> int:
@@ -200,7 +179,7 @@ async def _migrate(args: argparse.Namespace) -> int:
             for check in choice.checks:
                 print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}",
                       file=sys.stderr)
-            return EXIT_REFUSED
+            return ExitStatus.REFUSED
         s.tracker.subscribe(_printer(args.json))
         state = await s.tracker.start(vm, choice.host, options_from(args))
         if not args.json:
@@ -219,8 +198,8 @@ async def _migrate(args: argparse.Namespace) -> int:
         if args.json:
             json.dump(state_json(state), sys.stdout, indent=2, default=str)
             print()
-        return EXIT_OK if state.phase in (MigrationPhase.DONE, MigrationPhase.RUNNING) else (
-            EXIT_REFUSED if state.phase is MigrationPhase.CANCELLED else EXIT_FAILED)
+        return ExitStatus.OK if state.phase in (MigrationPhase.DONE, MigrationPhase.RUNNING) else (
+            ExitStatus.REFUSED if state.phase is MigrationPhase.CANCELLED else ExitStatus.FAILED)
 
 
 async def _post_copy_later(tracker: MigrationTracker, migration_id: str, after_s: float) -> None:
@@ -237,7 +216,7 @@ def cmd_drain(args: argparse.Namespace) -> int:
         return asyncio.run(_drain(args))
     except NovaError as err:
         print(f"novacron: {err}", file=sys.stderr)
-        return _exit_for(err)
+        return exit_for(err)
 
 
 async def _drain(args: argparse.Namespace) -> int:
@@ -254,13 +233,13 @@ async def _drain(args: argparse.Namespace) -> int:
             for vm, why in plan.unplaced:
                 print(f"  {vm.name}: no target ({why})")
         if args.dry_run:
-            return EXIT_OK
+            return ExitStatus.OK
         movable = [vm for vm, _target in plan.moves] + [vm for vm, _why in plan.unplaced]
         if (refused := await s.refusal(movable)) is not None:
             raise refused
         if not args.yes:
             print("novacron: add --yes to start the drain", file=sys.stderr)
-            return EXIT_REFUSED
+            return ExitStatus.REFUSED
         s.tracker.subscribe(_printer(args.json))
         summary = await drain(s.tracker, args.host, s.snapshot, concurrency=args.concurrency,
                                         options=options_from(args), plan=plan)
@@ -272,7 +251,7 @@ async def _drain(args: argparse.Namespace) -> int:
             print()
         else:
             print("\n".join(summary.lines()))
-        return EXIT_OK if not summary.failed and not plan.unplaced else EXIT_FAILED
+        return ExitStatus.OK if not summary.failed and not plan.unplaced else ExitStatus.FAILED
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -280,8 +259,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    from console.store import Store
-
     store = await Store.open()
     try:
         rows = await store.migrations(limit=50)
@@ -290,13 +267,13 @@ async def _list(args: argparse.Namespace) -> int:
     if args.json:
         json.dump([dataclasses.asdict(r) for r in rows], sys.stdout, indent=2, default=str)
         print()
-        return EXIT_OK
+        return ExitStatus.OK
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
         took = f"{r.finished_at - r.started_at:.1f} s" if r.finished_at else "unfinished"
         print(f"{when}  {r.vm_name:20} {r.source} → {r.target}  {r.phase.value:9} {took}"
               f"{'  ' + r.error if r.error else ''}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
@@ -304,7 +281,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         return asyncio.run(_recover(args))
     except NovaError as err:
         print(f"novacron: {err}", file=sys.stderr)
-        return _exit_for(err)
+        return exit_for(err)
 
 
 async def _recover(args: argparse.Namespace) -> int:
@@ -323,4 +300,4 @@ async def _recover(args: argparse.Namespace) -> int:
         else:
             for st in states:
                 print(summary_line(st))
-        return EXIT_OK
+        return ExitStatus.OK

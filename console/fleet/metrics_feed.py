@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from backends.base import SupportsMetrics
 from console.errors import NovaError
-from console.metrics import Point
+from console.fleet.metrics_history import Point
 from console.models import Alert
 
 

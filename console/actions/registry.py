@@ -10,11 +10,12 @@ and which confirmation the operator must give. Nothing here imports the UI.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from backends.base import SupportsPower, SupportsSnapshots
+from backends.base import SupportsMigration, SupportsPower, SupportsSnapshots
 
 
 class Risk(StrEnum):
@@ -42,6 +43,8 @@ class TargetKind(StrEnum):
     VM = "vm"
     SNAPSHOT = "snapshot"
     """A snapshot of a VM: the VM is the locked and audited target, the snapshot a parameter."""
+    MIGRATION = "migration"
+    """A running migration of a VM (its controls, on the board): the VM is the audited target."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,24 @@ class ActionSpec:
     exclusive: bool = True
     """Takes the per-VM lock. False only for controls of an action already running on the VM
     (cancelling its migration): those must get through while that action holds the lock."""
+    opens: str = ""
+    """A screen (by name) the action opens instead of running at once: the snapshot list,
+    the migrate dialog that chooses the target. The CLI runs it directly with its options."""
+    on_timeout: str = ""
+    """The action offered when this one times out (a shutdown the guest ignored → force-off)."""
+    announce: bool = False
+    """Say it started (long actions: the operator should not wonder whether the key worked)."""
+    positional: str = ""
+    """The parameter a `:` command takes before the VM names (`:snapshot NAME vm…`)."""
+    result_note: Callable[[Any, Mapping[str, object]], str] | None = None
+    """What a success adds to "done", from the call's value and the request's parameters."""
+    default_params: Callable[[], dict[str, object]] | None = None
+    """Parameters computed when the operator gave none (a snapshot's name)."""
+    short: str = ""
+    """The key's label in the footer when the title is too long for 80 columns."""
+    cli: bool = True
+    """`novacron vm <verb>` is generated for it (False: its own command group offers it, as
+    `vm migrate --to HOST` does with its pre-flight)."""
 
     @property
     def destructive(self) -> bool:
@@ -94,7 +115,56 @@ SHUTDOWN_TIMEOUT_S = 60.0
 
 _SNAPSHOT_NAME = Param("snapshot", str, None, "snapshot name", required=True, arg="name")
 
+MIGRATE, CANCEL_MIGRATION, POST_COPY = "vm.migrate", "vm.migrate_cancel", "vm.migrate_post_copy"
+
+
+def _disks_left(value: Any, _params: Mapping[str, object]) -> str:
+    return f"disks NOT removed: {', '.join(value)}" if value else ""
+
+
+def _snapshot_named(_value: Any, params: Mapping[str, object]) -> str:
+    return f"snapshot {params.get('name')}"
+
+
+def _snapshot_name_now() -> dict[str, object]:
+    return {"name": time.strftime("nova-%Y%m%d-%H%M%S")}
+
 ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec(
+        MIGRATE, "Live-migrate", "m", TargetKind.VM, SupportsMigration, "migrate_to",
+        Risk.DISRUPTIVE, Confirm.NONE, "migrate",
+        "Move the running VM to another host without stopping it.",
+        params=(
+            Param("target", str, None, "target host", required=True),
+            Param("target_uri", str, None, "target host's address (libvirt URI)", required=True),
+            Param("live", bool, True, "live (the guest keeps running)"),
+            Param("peer_to_peer", bool, True, "the source host drives the migration"),
+            Param("persistent", bool, True, "define the guest on the target"),
+            Param("undefine_source", bool, True, "remove the definition from the source"),
+            Param("auto_converge", bool, False, "throttle the guest's CPUs until it converges"),
+            Param("post_copy", bool, False, "allow switching to post-copy"),
+            Param("bandwidth_mib_s", int, None, "bandwidth cap in MiB/s"),
+            Param("max_downtime_ms", int, None, "largest acceptable pause in ms"),
+            Param("copy_storage", str, "none", "none, all or inc"),
+            Param("migrate_uri", str, None, "data connection URI on the target"),
+            Param("timeout_s", float, 6 * 3600.0, "give up (and abort) after this long"),
+        ),
+        aliases=("move",), opens="migrate",  # the dialog chooses the target and checks it
+        cli=False, short="Migrate",
+    ),
+    ActionSpec(
+        CANCEL_MIGRATION, "Cancel migration", "c", TargetKind.MIGRATION, SupportsMigration,
+        "cancel_migration", Risk.SAFE, Confirm.NONE, "migrate-cancel",
+        "Abort the VM's running migration; the guest keeps running on its source.",
+        exclusive=False, cli=False,  # the migration it cancels holds the VM
+    ),
+    ActionSpec(
+        POST_COPY, "Switch to post-copy", "p", TargetKind.MIGRATION, SupportsMigration,
+        "start_post_copy", Risk.DISRUPTIVE, Confirm.NONE, "migrate-post-copy",
+        "Run the guest on the target now and pull its remaining memory from the source; "
+        "it cannot be cancelled after this.",
+        exclusive=False, cli=False,
+    ),
     ActionSpec("vm.start", "Start", "u", TargetKind.VM, SupportsPower, "start",
                Risk.SAFE, Confirm.NONE, "start", "Power the VM on.", aliases=("up",)),
     ActionSpec("vm.shutdown", "Shut down", "d", TargetKind.VM, SupportsPower, "shutdown",
@@ -102,7 +172,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Ask the guest to shut down (ACPI) and wait; offers force-off on timeout.",
                params=(Param("timeout_s", float, SHUTDOWN_TIMEOUT_S,
                              "seconds to wait for the guest to power off"),),
-               aliases=("stop",)),
+               aliases=("stop",), on_timeout="vm.force_off", announce=True),
     ActionSpec("vm.reboot", "Reboot", "r", TargetKind.VM, SupportsPower, "reboot",
                Risk.DISRUPTIVE, Confirm.YES_NO, "reboot", "Ask the guest to reboot."),
     ActionSpec("vm.force_off", "Force off", "F", TargetKind.VM, SupportsPower, "force_off",
@@ -117,23 +187,26 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "create_snapshot", Risk.SAFE, Confirm.NONE, "snapshot",
                "Take a snapshot of the VM.",
                params=(Param("name", str, None, "snapshot name (default: nova-<time>)"),
-                       Param("description", str, "", "free text kept with the snapshot"))),
+                       Param("description", str, "", "free text kept with the snapshot")),
+               positional="name", result_note=_snapshot_named,
+               default_params=_snapshot_name_now),
     ActionSpec("vm.snapshots", "Snapshots", "N", TargetKind.VM, SupportsSnapshots, "snapshots",
                Risk.SAFE, Confirm.NONE, "snapshots", "List the VM's snapshots (revert, delete).",
-               mutating=False),
+               mutating=False, opens="snapshots"),
     ActionSpec("vm.snapshot_revert", "Revert to snapshot", "r", TargetKind.SNAPSHOT,
                SupportsSnapshots, "revert_snapshot", Risk.DISRUPTIVE, Confirm.YES_NO, "revert",
                "Return the VM to the snapshot; changes since it are lost.",
-               params=(_SNAPSHOT_NAME,)),
+               params=(_SNAPSHOT_NAME,), positional="snapshot"),
     ActionSpec("vm.snapshot_delete", "Delete snapshot", "d", TargetKind.SNAPSHOT,
                SupportsSnapshots, "delete_snapshot", Risk.DESTRUCTIVE, Confirm.TYPE_NAME,
                "snapshot-delete", "Delete the snapshot (the VM is untouched).",
-               params=(_SNAPSHOT_NAME,)),
+               params=(_SNAPSHOT_NAME,), positional="snapshot"),
     ActionSpec("vm.delete", "Delete VM", "ctrl+d", TargetKind.VM, SupportsPower, "delete",
                Risk.DESTRUCTIVE, Confirm.TYPE_NAME, "delete",
                "Undefine the VM (and its snapshots); optionally remove its storage.",
                params=(Param("remove_storage", bool, False, "also delete the VM's disk files"),),
-               aliases=("undefine",)),
+               aliases=("undefine",), result_note=_disks_left),
+
 )
 
 REGISTRY: dict[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}
@@ -185,8 +258,8 @@ def prepare_params(spec: ActionSpec, given: Mapping[str, object] | None = None) 
     if unknown := supplied.keys() - known:
         raise ValueError(f"{spec.verb} takes no {', '.join(sorted(unknown))}")
     params = default_params(spec) | supplied
-    if spec.id == "vm.snapshot_create" and not params.get("name"):
-        params["name"] = time.strftime("nova-%Y%m%d-%H%M%S")
+    computed = spec.default_params() if spec.default_params is not None else {}
+    params |= {k: v for k, v in computed.items() if not params.get(k)}
     if missing := [p.name for p in spec.params if p.required and not params.get(p.name)]:
         raise ValueError(f"{spec.verb} needs {', '.join(missing)}")
     return params

@@ -9,9 +9,7 @@ on through the same store is refused with NOVA-3003, exit code 3. Output is plai
 are sanitized at ingestion and printed through `ascii_safe`) or JSON with `--json`
 (ASCII-escaped).
 
-Exit codes (see `console.cli`): 0 every target ok; 1 an action failed; 2 bad usage;
-3 refused (read-only, not confirmed, VM busy, not supported); 4 a VM or snapshot not found;
-5 timed out (a graceful shutdown the guest ignored: force-off is the next step).
+Exit statuses: `console.cli.exit`.
 """
 
 from __future__ import annotations
@@ -24,21 +22,22 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from console import actions
-from console.actions import ActionSpec, Confirm
-from console.dispatcher import Dispatcher, Outcome, Request, Target
-from console.errors import Code
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_NOT_FOUND, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
-REFUSALS = {Code.READ_ONLY, Code.NOT_CONFIRMED, Code.OPERATION_IN_PROGRESS, Code.NOT_SUPPORTED}
+from console.actions import registry as actions
+from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
+from console.actions.registry import ActionSpec, Confirm
+from console.cli.common import ascii_safe, fleet_of, open_context
+from console.cli.exit import ExitStatus, exit_for, exit_for_all
+from console.errors import Code, NovaError
+from console.fleet.resolve import resolve_vms
+from console.store import Store
 
 
 def add_parsers(sub: Any, vm_sub: Any) -> None:
     """Add one `vm` subcommand per registered action, and the `audit` command."""
-    for spec in actions.ACTIONS:
+    for spec in (s for s in actions.ACTIONS if s.cli):
         p = vm_sub.add_parser(spec.verb, aliases=list(spec.aliases),
                               help=f"{spec.description} [{spec.risk.value}]")
-        p.add_argument("names", nargs="+" if spec.id != "vm.snapshots" else 1, metavar="NAME",
+        p.add_argument("names", nargs="+" if spec.mutating else 1, metavar="NAME",
                        help="VM name (backend/name when two hosts have the same name)")
         for param in spec.params:
             flag = "--" + param.name.replace("_", "-")
@@ -65,32 +64,28 @@ def add_parsers(sub: Any, vm_sub: Any) -> None:
 
 
 def cmd_vm_action(args: argparse.Namespace) -> int:
-    from console.cli import _settings_and_context
-
     spec = actions.get(args.action_id)
     given = {p.name: getattr(args, p.name, None) for p in spec.params}
     try:
         params = actions.prepare_params(spec, given)
     except ValueError as exc:
         print(f"novacron: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    name, context, read_only = _settings_and_context(args)
+        return ExitStatus.USAGE
+    name, context, read_only = open_context(args)
     return asyncio.run(_vm_action(args, spec, params, name, context, read_only))
 
 
 async def _vm_action(args: argparse.Namespace, spec: ActionSpec, params: dict[str, object],
                      context_name: str, context: Any, read_only: bool) -> int:
-    from console.fleet import Fleet
-    from console.sources import build_backends
-    from console.store import Store
-
     # Read-only contexts open their libvirt connections read-only: a second, independent guard.
-    fleet = Fleet(context_name, build_backends(context, read_only=read_only), timeout_s=30)
+    fleet = fleet_of(context_name, context, read_only=read_only)
     try:
         snapshot = await fleet.poll_once()
-        targets, code = resolve(snapshot.vms, args.names)
-        if targets is None:
-            return code
+        try:
+            targets = [Target(vm.backend, vm.id, vm.name) for vm in resolve_vms(snapshot.vms, args.names)]
+        except NovaError as err:
+            print(f"novacron: {err}", file=sys.stderr)
+            return exit_for(err)
         if spec.mutating and not read_only and any(u.startswith("test:") for u in _uris(context)):
             print("novacron: note: this context uses the libvirt test driver (the demo fleet): "
                   "its state lives in this process, so changes last for this command only",
@@ -109,7 +104,7 @@ async def _vm_action(args: argparse.Namespace, spec: ActionSpec, params: dict[st
     finally:
         await fleet.stop()
     print_outcomes(spec, outcomes, as_json=args.json)
-    return exit_code(outcomes)
+    return exit_for_all(o.error for o in outcomes)
 
 
 def _uris(context: Any) -> list[str]:
@@ -120,37 +115,6 @@ def _typed(target: Target, confirm_names: set[str]) -> str | None:
     if target.name in confirm_names:
         return target.name
     return next(iter(confirm_names)) if len(confirm_names) == 1 else None
-
-
-def resolve(vms: Any, names: list[str]) -> tuple[list[Target] | None, int]:
-    """VMs by exact name, `backend/name` or key; (None, exit code) after printing why not."""
-    targets: list[Target] = []
-    for name in names:
-        matches = [vm for vm in vms if name in (vm.name, vm.key, vm.id, f"{vm.backend}/{vm.name}")]
-        if not matches:
-            print(f"novacron: {Code.VM_NOT_FOUND.code}: no VM named {name!r}", file=sys.stderr)
-            return None, EXIT_NOT_FOUND
-        if len(matches) > 1:
-            where = ", ".join(f"{vm.backend}/{vm.name}" for vm in matches)
-            print(f"novacron: {name!r} is ambiguous; use one of: {where}", file=sys.stderr)
-            return None, EXIT_USAGE
-        vm = matches[0]
-        targets.append(Target(backend=vm.backend, vm_id=vm.id, name=vm.name))
-    return targets, EXIT_OK
-
-
-def exit_code(outcomes: list[Outcome]) -> int:
-    errors = [o.error for o in outcomes if not o.ok and o.error is not None]
-    kinds = {e.kind for e in errors}
-    if not errors:
-        return EXIT_OK
-    if kinds <= REFUSALS:
-        return EXIT_REFUSED
-    if kinds <= {Code.VM_NOT_FOUND}:
-        return EXIT_NOT_FOUND
-    if kinds <= {Code.TIMEOUT}:
-        return EXIT_TIMEOUT
-    return EXIT_FAILED
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
@@ -170,8 +134,6 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
 
 
 def print_outcomes(spec: ActionSpec, outcomes: list[Outcome], *, as_json: bool) -> None:
-    from console.cli import ascii_safe
-
     if as_json:
         json.dump([outcome_json(o) for o in outcomes], sys.stdout, indent=2, ensure_ascii=True)
         print()
@@ -180,12 +142,12 @@ def print_outcomes(spec: ActionSpec, outcomes: list[Outcome], *, as_json: bool) 
         name = ascii_safe(outcome.request.target.name)
         if not outcome.ok:
             print(f"{outcome.status:8} {name}: {ascii_safe(str(outcome.error))}", file=sys.stderr)
-            if outcome.error is not None and outcome.error.kind is Code.TIMEOUT \
-                    and spec.id == "vm.shutdown":
-                print(f"         to force it off: novacron vm force-off {name} --confirm {name}",
-                      file=sys.stderr)
+            if outcome.error is not None and outcome.error.kind is Code.TIMEOUT and spec.on_timeout:
+                then = actions.get(spec.on_timeout)
+                confirm = f" --confirm {name}" if then.confirm is Confirm.TYPE_NAME else ""
+                print(f"         next: novacron vm {then.verb} {name}{confirm}", file=sys.stderr)
             continue
-        if spec.id == "vm.snapshots":
+        if not spec.mutating:  # a listing (the snapshots)
             if not outcome.value:
                 print(f"{name}: no snapshots")
             for snap in outcome.value or []:
@@ -193,11 +155,8 @@ def print_outcomes(spec: ActionSpec, outcomes: list[Outcome], *, as_json: bool) 
                 print(f"{ascii_safe(snap.name):32} {when}  {snap.state:10} "
                       f"{'current' if snap.current else '':8} {ascii_safe(snap.description)}")
             continue
-        extra = ""
-        if spec.id == "vm.snapshot_create":
-            extra = f"  snapshot {ascii_safe(str(outcome.request.params.get('name')))}"
-        if spec.id == "vm.delete" and outcome.value:
-            extra = f"  disks NOT removed: {ascii_safe(', '.join(outcome.value))}"
+        note = spec.result_note(outcome.value, outcome.request.params) if spec.result_note else ""
+        extra = f"  {ascii_safe(note)}" if note else ""
         print(f"ok       {name}: {spec.title.lower()} ({outcome.duration_s:.1f} s){extra}")
 
 
@@ -206,9 +165,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 async def _audit(args: argparse.Namespace) -> int:
-    from console.cli import ascii_safe
-    from console.store import Store
-
     store = await Store.open()
     try:
         entries = await store.audit(limit=args.limit, filter_text=args.filter)
@@ -218,11 +174,11 @@ async def _audit(args: argparse.Namespace) -> int:
         rows = [{**asdict(e), "status": getattr(e.status, "value", e.status)} for e in entries]
         json.dump(rows, sys.stdout, indent=2, ensure_ascii=True)
         print()
-        return EXIT_OK
+        return ExitStatus.OK
     for e in entries:
         status = getattr(e.status, "value", str(e.status))
         took = "-" if e.duration_s is None else f"{e.duration_s:.1f}s"
         error = " ".join(p for p in (e.error_code, e.error_message, e.error_cause) if p)
         print(ascii_safe(f"{e.started_iso}  {e.who:10} {e.action:20} {e.target_name:24} "
                          f"{status:8} {took:>7}  {e.context}  {error}"))
-    return EXIT_OK
+    return ExitStatus.OK

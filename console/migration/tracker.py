@@ -8,7 +8,7 @@
 - `recover` re-reads the migrations the history says never ended (the console died) from the
   hosts themselves and shows what really happened; `drain` empties a host;
 - `adopt` follows, the same way, a migration started outside this console (seen in a fleet
-  snapshot by `console.migration_adopt`), without writing it to the history.
+  snapshot by `console.migration.adopt`), without writing it to the history.
 
 No Textual here: the board, the CLI and the tests are all subscribers.
 """
@@ -24,12 +24,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from backends.base import Backend, DomainPresence, MigrationOptions, SupportsMigration
+from console.actions.registry import CANCEL_MIGRATION as CANCEL
+from console.actions.registry import MIGRATE, POST_COPY
 from console.errors import Code, NovaError
-from console.migration_adopt import ADOPTED_NOTE, Sighting
-from console.migration_history import History, HistoryRecord
-from console.migration_outcome import Outcome, outcome_from
-from console.migration_progress import ProgressMeter
-from console.migration_state import COLUMNS, DrainSummary, MigrationState
+from console.migration.adopt import ADOPTED_NOTE, Sighting
+from console.migration.history import History, HistoryRecord
+from console.migration.outcome import Outcome, outcome_from
+from console.migration.progress import ProgressMeter
+from console.migration.state import COLUMNS, DrainSummary, MigrationState
 from console.models import VM, Host, MigrationPhase
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,7 @@ Door = Callable[[MigrationState, Call, dict[str, object], str], Awaitable[None]]
 state, the direct call, the same call as plain parameters, and its action id (`MIGRATE`,
 `CANCEL` or `POST_COPY`); raises NovaError on failure."""
 
-MIGRATE, CANCEL, POST_COPY = "vm.migrate", "vm.migrate_cancel", "vm.migrate_post_copy"
-"""The action ids of the calls a tracker makes (their specs: `console.migration_door`)."""
+"""The action ids of the calls a tracker makes (their specs: `console.migration.dispatch`)."""
 
 
 async def _direct(_state: MigrationState, call: Call, _params: dict[str, object],

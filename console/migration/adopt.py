@@ -14,6 +14,7 @@ No Textual here: the app hands snapshots to `AdoptionWatch.feed`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 from console.models import VM, FleetSnapshot, VMState
 
 if TYPE_CHECKING:
-    from console.migrations import MigrationTracker
+    from console.migration.tracker import MigrationTracker
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,10 @@ class AdoptionWatch:
                 continue
             task = asyncio.create_task(self._adopt(seen), name=f"adopt:{seen.source.name}")
             self._pending[seen.vm_id] = task
-            task.add_done_callback(lambda _done, vm_id=seen.vm_id: self._pending.pop(vm_id, None))
+            task.add_done_callback(functools.partial(self._forget, seen.vm_id))
+
+    def _forget(self, vm_id: str, _done: object) -> None:
+        self._pending.pop(vm_id, None)
 
     async def settled(self) -> None:
         """Wait for the adoption attempts under way (for tests and an orderly shutdown)."""

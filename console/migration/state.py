@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from backends.base import MigrationOptions
-from console.migration_plan import DrainPlan
+from console.migration.plan import DrainPlan
+from console.migration.progress import fmt_rate
 from console.models import Migration, MigrationPhase
 
 ACTIVE = frozenset({MigrationPhase.QUEUED, MigrationPhase.RUNNING, MigrationPhase.POSTCOPY})
@@ -106,8 +107,6 @@ def eta_text(state: MigrationState) -> str:
 
 def summary_line(state: MigrationState) -> str:
     """One plain line for the CLI and logs: where it is, how far, how fast, what is wrong."""
-    from console.migration_progress import fmt_rate
-
     text = (f"{state.vm_name} {state.source} → {state.target}  {state.phase.value:9} "
             f"{state.percent:5.1f}%")
     p = state.progress

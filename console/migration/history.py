@@ -10,11 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from console.migration.state import MigrationState
 from console.models import MigrationPhase
 
 if TYPE_CHECKING:
     from backends.base import Backend
-    from console.migration_state import MigrationState
+    from console.migration.state import MigrationState
 
 
 class MigrationStore(Protocol):
@@ -70,8 +71,6 @@ class History:
                                               state.error or state.note)
 
     async def unfinished(self, context: str) -> list[HistoryRecord]:
-        from console.migration_state import MigrationState
-
         backends = self._backends()
         out = []
         for row in await self.store.unfinished_migrations(context):

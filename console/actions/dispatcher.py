@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from backends.base import Backend, action_key
-from console import actions
-from console.actions import ActionSpec, Confirm
+from console.actions import registry as actions
+from console.actions.registry import ActionSpec, Confirm
 from console.errors import Code, NovaError
 from console.store.target_lock import Holder, TargetBusy
 
