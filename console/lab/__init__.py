@@ -1,10 +1,6 @@
 """The lab: real libvirt/KVM hosts on one machine, for rehearsal and integration tests.
 
-`Lab(root=…).up(hosts, vms)`, `.status()`, `.down()`; see `console.lab.lab`.
+`console.lab.lab.Lab(root=…).up(hosts, vms)`, `.status()`, `.down()`. The package itself
+imports nothing, so `novacron --version` and the other commands load libvirt only when a lab
+command runs.
 """
-
-from console.lab.lab import Lab, LabError
-from console.lab.layout import HostLayout, LabLayout
-from console.lab.report import HostStatus, LabStatus, ProcStatus
-
-__all__ = ["HostLayout", "HostStatus", "Lab", "LabError", "LabLayout", "LabStatus", "ProcStatus"]

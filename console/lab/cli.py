@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from console.lab import preflight
-from console.lab.lab import Lab, LabError
 from console.lab.layout import DEFAULT_ROOT
 from console.lab.report import as_json, as_text
 
@@ -26,6 +25,7 @@ def _quiet_libvirt() -> None:
 
 
 def _lab(args: argparse.Namespace):  # -> Lab; imported late so `--help` needs no libvirt
+    from console.lab.lab import Lab
     _quiet_libvirt()
     return Lab(root=Path(args.lab_root), port_offset=args.port_offset)
 
@@ -36,6 +36,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"  {line}", file=sys.stderr)
         return EXIT_PREFLIGHT
+    from console.lab.lab import LabError
     lab = _lab(args)
     print(f"novacron lab: bringing up {args.hosts} host(s) with {args.vms} guest(s) each…",
           flush=True)
@@ -57,6 +58,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from console.lab.lab import LabError
     try:
         removed = _lab(args).down()
     except (LabError, RuntimeError, OSError) as exc:

@@ -22,7 +22,7 @@ import time
 from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.migration import migration_uri
 from console.fleet.polling import Fleet
-from console.lab import Lab
+from console.lab.lab import Lab
 from console.migration.drain import drain
 from console.migration.tracker import MigrationTracker
 from console.models import MigrationPhase

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from console.lab import Lab, preflight
+from console.lab import preflight
+from console.lab.lab import Lab
 
 TEST_ROOT = Path(os.environ.get("NOVACRON_TEST_LAB_ROOT", "/var/lib/novacron-lab-test"))
 PORT_OFFSET = int(os.environ.get("NOVACRON_TEST_LAB_PORT_OFFSET", "100"))

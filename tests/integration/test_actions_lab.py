@@ -29,8 +29,8 @@ from backends.libvirt.backend import LibvirtBackend
 from console.actions import registry as actions
 from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code
-from console.lab import Lab
 from console.lab.guests import TAGS_NS
+from console.lab.lab import Lab
 from console.lab.layout import HostLayout
 from console.store import Store
 from tests.integration.lab_fixture import guest_names, lab, lab_session, virsh

@@ -19,7 +19,8 @@ from typing import TypeVar
 import pytest
 
 from console.config import load_settings
-from console.lab import Lab, namespace, prometheus
+from console.lab import namespace, prometheus
+from console.lab.lab import Lab
 from console.lab.procs import Proc, is_alive, start_time_of
 
 try:

@@ -23,8 +23,8 @@ from backends.libvirt.backend import LibvirtBackend
 from console.actions.dispatcher import Dispatcher
 from console.errors import NovaError
 from console.fleet.polling import Fleet
-from console.lab import Lab
 from console.lab.context import context_block
+from console.lab.lab import Lab
 from console.migration.dispatch import dispatcher_door
 from console.migration.drain import drain
 from console.migration.history import History
