@@ -120,10 +120,6 @@ class PrometheusBackend:
 
     # -- metrics ----------------------------------------------------------------------------
 
-    def host_match(self, host: str) -> str:
-        """`$match` for one host (by the configured host label)."""
-        return matcher(**{self.queries.host_label: host})
-
     async def host_usage(self, *, match: str = "", window: str | None = None
                          ) -> list[HostUsage]:
         """CPU cores and memory used per host, for every host (or those `match` selects)."""
