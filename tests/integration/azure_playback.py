@@ -19,6 +19,7 @@ import contextlib
 import json
 import ssl
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class Playback:
     succeeded: set[str] = field(default_factory=set)
     log: list[Served] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: list[Held] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for entry in self.entries:
@@ -92,6 +94,16 @@ class Playback:
             self._injected.clear()
             self.succeeded.clear()
             self.log.clear()
+            for gate in self.held:
+                gate.release()
+            self.held.clear()
+
+    def hold(self, path_part: str) -> Held:
+        """Make requests to paths containing `path_part` wait for `Held.release()`."""
+        gate = Held(path_part)
+        with self.lock:
+            self.held.append(gate)
+        return gate
 
     def inject(self, name: str, times: int = 1) -> None:
         """Serve the hand-made entry `name` to the next `times` requests of its key."""
@@ -157,8 +169,10 @@ def _handler(playback: Playback) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            status, headers, body, handmade, matched = playback.answer(self.command, self.path)
             parts = urlsplit(self.path)
+            for gate in list(playback.held):
+                gate.wait_if_held(parts.path)
+            status, headers, body, handmade, matched = playback.answer(self.command, self.path)
             with playback.lock:
                 playback.log.append(Served(self.command, parts.path, parts.query, status,
                                            handmade, matched))
@@ -207,3 +221,45 @@ def playback_server(workdir: Path) -> Iterator[Playback]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+class StaticToken:
+    """The credential for playback: hands out a fixed bearer token (the server checks none).
+    A credential is the caller's to choose (`AzureBackend(credential=…)`); this is not a stand-in
+    for the SDK, which runs unchanged."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.calls += 1
+        return AccessToken("playback-token", int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> StaticToken:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Held:
+    """Requests whose path contains `path_part` wait until `release()` (a console that dies
+    while its operation is being polled)."""
+
+    def __init__(self, path_part: str) -> None:
+        self.path_part = path_part.lower()
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def wait_if_held(self, path: str) -> None:
+        if self.path_part in path.lower():
+            self.arrived.set()
+            self.released.wait(30)
+
+    def release(self) -> None:
+        self.released.set()
