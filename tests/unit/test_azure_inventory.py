@@ -1,0 +1,108 @@
+"""ARM documents → console models, and the Azure config entry: pure logic, no server.
+
+The VM documents are real SDK models built from ARM JSON (what the client deserialises)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure.mgmt.compute.models import VirtualMachine, VirtualMachineSize
+from pydantic import ValidationError
+
+from backends.azure.inventory import (
+    ResourceId,
+    SizeSpec,
+    host_name,
+    leftover_disks,
+    size_from_arm,
+    vm_from_arm,
+    vm_state,
+)
+from backends.azure.source import AzureSource
+from console.models import VMState
+
+VM_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rgname/providers/"
+         "Microsoft.Compute/virtualMachines/web-01")
+
+
+def statuses(*codes: str) -> list[Any]:
+    return VirtualMachine({"location": "x", "properties": {"instanceView": {
+        "statuses": [{"code": c} for c in codes]}}}).properties.instance_view.statuses
+
+
+@pytest.mark.parametrize(("codes", "expected"), [
+    (("ProvisioningState/succeeded", "PowerState/running"), VMState.RUNNING),
+    (("PowerState/starting",), VMState.PENDING),
+    (("PowerState/stopping",), VMState.PENDING),
+    (("PowerState/deallocating",), VMState.PENDING),
+    (("PowerState/stopped",), VMState.STOPPED),
+    (("PowerState/deallocated",), VMState.STOPPED),
+    (("PowerState/deallocated", "HibernationState/Hibernated"), VMState.SUSPENDED),
+    (("PowerState/somethingnew",), VMState.UNKNOWN),
+    (("ProvisioningState/succeeded",), VMState.UNKNOWN),
+])
+def test_power_states(codes: tuple[str, ...], expected: VMState) -> None:
+    assert vm_state(statuses(*codes)) is expected
+
+
+def test_a_vm_being_created_without_instance_view_is_pending() -> None:
+    assert vm_state(None, "Creating") is VMState.PENDING
+
+
+def test_vm_from_arm_sanitises_and_sizes() -> None:
+    doc = VirtualMachine({
+        "id": VM_ID, "name": "web-01\x1b[31m", "location": "eastus", "zones": ["2"],
+        "tags": {"env": "prod\x07"},
+        "properties": {"hardwareProfile": {"vmSize": "Standard_D2_v2"},
+                       "instanceView": {"statuses": [{"code": "PowerState/stopped"}]},
+                       "storageProfile": {"osDisk": {"name": "os", "diskSizeGB": 30,
+                                                     "deleteOption": "Delete"}},
+                       "timeCreated": "2024-08-01T08:08:26.7342415+00:00"}})
+    vm = vm_from_arm(doc, backend="az",
+                     sizes={"standard_d2_v2": SizeSpec(2, 7168 * 2**20)})
+    assert vm.name == "web-01\N{REPLACEMENT CHARACTER}[31m"
+    assert vm.host == "eastus-2" and vm.state is VMState.STOPPED
+    assert (vm.vcpus, vm.memory_bytes) == (2, 7168 * 2**20)
+    assert "env=prod\N{REPLACEMENT CHARACTER}" in vm.tags
+    assert "azure:power=stopped" in vm.tags and "azure:size=Standard_D2_v2" in vm.tags
+    assert vm.disks[0].capacity_bytes == 30 * 2**30
+    assert vm.created_at is not None and vm.key == f"az/{VM_ID}"
+
+
+def test_unknown_size_leaves_capacity_unknown() -> None:
+    doc = VirtualMachine({"id": VM_ID, "name": "x", "location": "eastus",
+                          "properties": {"hardwareProfile": {"vmSize": "Standard_Z9"}}})
+    vm = vm_from_arm(doc, backend="az", sizes={})
+    assert (vm.vcpus, vm.memory_bytes, vm.state) == (0, 0, VMState.UNKNOWN)
+
+
+def test_sizes_and_leftover_disks() -> None:
+    name, spec = size_from_arm(VirtualMachineSize({"name": "Standard_D4s_v3",
+                                                   "numberOfCores": 4, "memoryInMB": 16384}))
+    assert (name, spec) == ("standard_d4s_v3", SizeSpec(4, 16 * 2**30))
+    storage = VirtualMachine({"location": "x", "properties": {"storageProfile": {
+        "osDisk": {"name": "os", "deleteOption": "Delete", "managedDisk": {"id": "/d/os"}},
+        "dataDisks": [{"lun": 0, "name": "data", "deleteOption": "Detach",
+                       "managedDisk": {"id": "/d/data"}}]}}}).properties.storage_profile
+    assert leftover_disks(storage) == ["/d/data"]
+
+
+def test_resource_id_and_host_names() -> None:
+    rid = ResourceId.parse(VM_ID)
+    assert (rid.subscription, rid.resource_group, rid.name) == (
+        "00000000-0000-0000-0000-000000000000", "rgname", "web-01")
+    with pytest.raises(ValueError, match="is not an Azure VM resource id"):
+        ResourceId.parse("web-01")
+    assert host_name("westeurope", None) == "westeurope"
+    assert host_name("eastus", ["3"]) == "eastus-3"
+
+
+def test_config_refuses_plain_http_and_non_ids() -> None:
+    assert AzureSource(name="a").base_url == "https://management.azure.com"
+    with pytest.raises(ValidationError, match="must be an https:// URL"):
+        AzureSource(name="a", base_url="http://127.0.0.1:8080")
+    with pytest.raises(ValidationError, match="is not a subscription id"):
+        AzureSource(name="a", subscriptions=["/subscriptions/x"])
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        AzureSource(name="a", client_secret="nope")  # type: ignore[call-arg]
