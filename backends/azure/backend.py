@@ -27,6 +27,7 @@ from .actions import ActionsMixin
 from .errors import translate
 from .inventory import SizeSpec, hosts_of, size_from_arm, vm_from_arm
 from .lro import Listener, Operations
+from .metrics import MetricsMixin
 from .source import AzureSource, CredentialKind
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,9 @@ def make_credential(kind: CredentialKind) -> AsyncTokenCredential:
     return identity.DefaultAzureCredential()
 
 
-class AzureBackend(ActionsMixin):
-    """The VMs of the configured subscriptions (and resource groups)."""
+class AzureBackend(ActionsMixin, MetricsMixin):
+    """The VMs of the configured subscriptions (and resource groups), their actions
+    (`ActionsMixin`) and their Azure Monitor metrics (`MetricsMixin`)."""
 
     kind = "azure"
 

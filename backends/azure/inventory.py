@@ -101,6 +101,12 @@ def host_name(location: str, zones: Iterable[str] | None) -> str:
     return f"{location}-{zone}" if zone else location
 
 
+def region_of(host: str) -> str:
+    """The region of a host name made by `host_name` (`eastus2-1` → `eastus2`)."""
+    head, sep, zone = host.rpartition("-")
+    return head if sep and zone.isdigit() else host
+
+
 def tags_of(tags: Mapping[str, str] | None, power: str) -> tuple[str, ...]:
     """ARM tags as `key=value`, plus `azure:power=<state>` (stopped vs deallocated)."""
     pairs = [f"{k}={v}" for k, v in sorted((tags or {}).items())]

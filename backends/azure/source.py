@@ -44,6 +44,8 @@ class AzureSource(SourceConfig):
         "watching; the operation itself goes on in Azure."))
     retries: int = Field(4, ge=0, le=10, description=(
         "Retries of a throttled (429) or failed request before reporting it."))
+    metrics_endpoint: str = Field("https://{region}.metrics.monitor.azure.com", description=(
+        "Azure Monitor metrics endpoint; `{region}` is the VMs' region."))
     size_cache_s: float = Field(6 * 3600.0, gt=0, description=(
         "How long a region's VM sizes (vCPUs, memory) are kept before being asked again."))
 
@@ -55,6 +57,18 @@ class AzureSource(SourceConfig):
             raise ValueError(f"base_url {value!r} must be an https:// URL (Azure sends bearer "
                              "tokens only over TLS), e.g. https://management.azure.com")
         return value.rstrip("/")
+
+    @field_validator("metrics_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith("https://") or "{region}" not in value:
+            raise ValueError(f"metrics_endpoint {value!r} must be an https:// template with "
+                             "{region}, e.g. https://{region}.metrics.monitor.azure.com")
+        return value
+
+    @property
+    def serves_metrics(self) -> bool:
+        return True
 
     @field_validator("subscriptions")
     @classmethod
