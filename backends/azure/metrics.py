@@ -92,10 +92,12 @@ class MetricsMixin:
     _credential: Any
     config: Any
     client_options: Callable[[], dict[str, Any]]
+    vms: Callable[[], Any]
 
     async def series(self, target: str, metric: str,
                      window_s: float) -> Sequence[tuple[float, float]]:
         recipe = RECIPES.get(metric)
+        await self._known()
         vm = self._vm_of(target)
         if recipe is None or vm is None:
             return []
@@ -106,6 +108,7 @@ class MetricsMixin:
     async def samples(self) -> Sequence[MetricSample]:
         """The latest CPU (cores) of every running VM, one batch per region and 50 VMs."""
         recipe = RECIPES["cpu"]
+        await self._known()
         running = [vm for vm in self._vms if vm.state is VMState.RUNNING]
         by_region: dict[str, list[VM]] = defaultdict(list)
         for vm in running:
@@ -126,6 +129,12 @@ class MetricsMixin:
 
     async def alerts(self) -> Sequence[Alert]:
         return []  # Azure Monitor alert rules are not read (yet)
+
+    async def _known(self) -> None:
+        """The metrics source of a context is its own backend object: list the VMs once so it
+        knows their regions, vCPUs and memory."""
+        if not self._vms:
+            await self.vms()
 
     def _vm_of(self, target: str) -> VM | None:
         kind, _, rest = target.partition(":")
