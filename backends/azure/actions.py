@@ -81,7 +81,9 @@ class ActionsMixin:
         await self._run("start", vm_id)
 
     async def delete(self, vm_id: str, remove_storage: bool = False) -> Sequence[str]:
-        """Delete the VM; returns the disks Azure kept (their deleteOption is `Detach`)."""
+        """Delete the VM; returns the disks Azure kept. Azure deletes a VM's disks only when
+        their deleteOption is `Delete` (set when the VM was made); `remove_storage` cannot
+        change that here, so the others are returned, for the operator to delete."""
         kept = leftover_disks(getattr(getattr(self.last_seen(vm_id), "properties", None),
                                       "storage_profile", None))
         await self._run("delete", vm_id)

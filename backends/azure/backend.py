@@ -71,6 +71,7 @@ class AzureBackend(ActionsMixin, MetricsMixin):
         self._sizes: dict[tuple[str, str], tuple[float, dict[str, SizeSpec]]] = {}
         self._documents: dict[str, Any] = {}
         self._vms: tuple[VM, ...] = ()
+        self._listing: asyncio.Future[tuple[VM, ...]] | None = None
 
     @classmethod
     def from_source(cls, config: AzureSource, *, read_only: bool) -> AzureBackend:
@@ -119,6 +120,13 @@ class AzureBackend(ActionsMixin, MetricsMixin):
     # -- Backend -----------------------------------------------------------------------------
 
     async def vms(self) -> Sequence[VM]:
+        """One listing at a time: the fleet asks `hosts()` and `vms()` together, and both are
+        answered from the same ARM calls."""
+        if self._listing is None or self._listing.done():
+            self._listing = asyncio.ensure_future(self._list_vms())
+        return await asyncio.shield(self._listing)
+
+    async def _list_vms(self) -> tuple[VM, ...]:
         try:
             async with asyncio.timeout(self.timeout_s * 4):
                 subs = await self.subscription_ids()
@@ -135,7 +143,7 @@ class AzureBackend(ActionsMixin, MetricsMixin):
         return self._vms
 
     async def hosts(self) -> Sequence[Host]:
-        return hosts_of(self._vms or await self.vms(), self.name)
+        return hosts_of(await self.vms(), self.name)
 
     def last_seen(self, vm_id: str) -> Any:
         return self._documents.get(vm_id)
