@@ -50,7 +50,7 @@ class ActionsMixin:
     compute: Callable[[str], Awaitable[Any]]
     """The subscription's `ComputeManagementClient` (opened on first use)."""
     last_seen: Callable[[str], Any]
-    """The VM's ARM document from the last listing (None when not listed yet)."""
+    """The VM's ARM document (JSON) from the last listing (None when not listed yet)."""
 
     # -- SupportsPower -----------------------------------------------------------------------
 
@@ -84,8 +84,8 @@ class ActionsMixin:
         """Delete the VM; returns the disks Azure kept. Azure deletes a VM's disks only when
         their deleteOption is `Delete` (set when the VM was made); `remove_storage` cannot
         change that here, so the others are returned, for the operator to delete."""
-        kept = leftover_disks(getattr(getattr(self.last_seen(vm_id), "properties", None),
-                                      "storage_profile", None))
+        seen = self.last_seen(vm_id) or {}
+        kept = leftover_disks((seen.get("properties") or {}).get("storageProfile"))
         await self._run("delete", vm_id)
         return kept
 

@@ -18,7 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import HttpResponseError
+from azure.core.rest import HttpRequest
 from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from console.errors import Code, NovaError
 from console.models import VM, Host
@@ -31,6 +34,9 @@ from .metrics import MetricsMixin
 from .source import AzureSource, CredentialKind
 
 log = logging.getLogger(__name__)
+
+LIST_API_VERSION = "2024-07-01"
+"""ARM api-version of the VM listing (statusOnly and $expand=instanceView are both in it)."""
 
 
 def make_credential(kind: CredentialKind) -> AsyncTokenCredential:
@@ -135,7 +141,7 @@ class AzureBackend(ActionsMixin, MetricsMixin):
             raise
         except Exception as exc:
             raise translate(exc, f"list VMs of {self.name}", retries=self.retries) from exc
-        documents = {doc.id: doc for docs in listed for doc in docs}
+        documents = {doc["id"]: doc for docs in listed for doc in docs if doc.get("id")}
         sizes = await self._sizes_for(documents.values())
         self._documents = documents
         self._vms = tuple(vm_from_arm(doc, backend=self.name, sizes=sizes)
@@ -161,19 +167,35 @@ class AzureBackend(ActionsMixin, MetricsMixin):
 
     # -- listing -----------------------------------------------------------------------------
 
-    async def _list(self, subscription: str) -> list[Any]:
+    async def _list(self, subscription: str) -> list[dict[str, Any]]:
+        """Every VM document of one subscription (or of its listed resource groups), page by
+        page through the client's own pipeline (sign-in, retries, ARM policies), read as JSON:
+        the SDK's models cost more than the rest of a poll (module docstring of inventory)."""
         client = await self.compute(subscription)
+        prefix = f"/subscriptions/{subscription}"
+        vms = "providers/Microsoft.Compute/virtualMachines"
         if not self.config.resource_groups:
-            return [vm async for vm in client.virtual_machines.list_all(status_only="true")]
-        found: list[Any] = []
-        for group in self.config.resource_groups:
-            found += [vm async for vm in client.virtual_machines.list(group,
-                                                                       expand="instanceView")]
+            firsts = [(f"{prefix}/{vms}", {"statusOnly": "true"})]
+        else:
+            firsts = [(f"{prefix}/resourceGroups/{group}/{vms}", {"$expand": "instanceView"})
+                      for group in self.config.resource_groups]
+        found: list[dict[str, Any]] = []
+        for url, query in firsts:
+            request: HttpRequest | None = HttpRequest(
+                "GET", url, params={"api-version": LIST_API_VERSION, **query})
+            while request is not None:
+                response = await client.send_request(request)
+                if response.status_code != 200:
+                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+                page = response.json()
+                found += page.get("value") or []
+                next_link = page.get("nextLink")
+                request = HttpRequest("GET", next_link) if next_link else None
         return found
 
     async def _sizes_for(self, documents: Any) -> dict[str, SizeSpec]:
         """vCPU and memory per size name for every region the VMs are in (cached)."""
-        wanted = {(doc.id.split("/")[2], doc.location) for doc in documents}
+        wanted = {(doc["id"].split("/")[2], doc.get("location") or "") for doc in documents}
         merged: dict[str, SizeSpec] = {}
         now = time.monotonic()
         for key in sorted(wanted):

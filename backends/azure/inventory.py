@@ -1,12 +1,16 @@
-"""From ARM's VM documents to the console's `VM` and `Host`: pure functions, no I/O.
+"""From ARM's VM documents (plain JSON) to the console's `VM` and `Host`: pure functions.
 
 A VM's "host" is where Azure placed it: its region, and its availability zone when it has one
 (`eastus-1`). Power state comes from the instance view ARM returns with the list itself
 (`statusOnly=true`), so a whole subscription is one call per page, not one per VM.
+
+The listing is read as JSON, not as the SDK's models: building a model costs 0.7 to 2 ms per VM
+document on this machine (`make bench ARGS=azure`), 10 s of event loop per 10,000 VMs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +68,9 @@ class ResourceId:
         return cls(sub, group, name)
 
 
+Json = Mapping[str, Any]
+
+
 def text(value: Any) -> str:
     """An SDK enum or string as its plain value (`VirtualMachineSizeTypes.X` → `Standard_…`)."""
     if value is None:
@@ -71,21 +78,21 @@ def text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def power_code(statuses: Iterable[Any] | None) -> str:
+def power_code(statuses: Iterable[Json] | None) -> str:
     """The `x` of the `PowerState/x` status, or '' when the instance view has none."""
     for status in statuses or ():
-        code = text(getattr(status, "code", "")) or ""
+        code = str(status.get("code") or "")
         if code.lower().startswith("powerstate/"):
             return code.split("/", 1)[1].lower()
     return ""
 
 
-def hibernated(statuses: Iterable[Any] | None) -> bool:
-    return any(text(getattr(s, "code", "")).lower() == "hibernationstate/hibernated"
+def hibernated(statuses: Iterable[Json] | None) -> bool:
+    return any(str(s.get("code") or "").lower() == "hibernationstate/hibernated"
                for s in statuses or ())
 
 
-def vm_state(statuses: Iterable[Any] | None, provisioning: str = "") -> VMState:
+def vm_state(statuses: Iterable[Json] | None, provisioning: str = "") -> VMState:
     code = power_code(statuses)
     if code == "deallocated" and hibernated(statuses):
         return VMState.SUSPENDED
@@ -115,51 +122,53 @@ def tags_of(tags: Mapping[str, str] | None, power: str) -> tuple[str, ...]:
     return clean_all(pairs)
 
 
-def disks_of(storage: Any) -> tuple[Disk, ...]:
-    if storage is None:
-        return ()
-    found = []
-    for disk in [storage.os_disk, *(storage.data_disks or [])]:
-        if disk is None:
-            continue
-        managed = getattr(disk, "managed_disk", None)
-        found.append(Disk(target=clean(disk.name or ""),
-                          source=clean(getattr(managed, "id", "") or ""),
-                          capacity_bytes=int(disk.disk_size_gb or 0) * GIB))
-    return tuple(found)
-
-
-def leftover_disks(storage: Any) -> list[str]:
-    """Disks Azure keeps when the VM is deleted (deleteOption is not `Delete`)."""
-    if storage is None:
+def _disks(storage: Json | None) -> list[Json]:
+    if not storage:
         return []
-    kept = []
-    for disk in [storage.os_disk, *(storage.data_disks or [])]:
-        if disk is not None and text(getattr(disk, "delete_option", "")).lower() != "delete":
-            managed = getattr(disk, "managed_disk", None)
-            kept.append(clean(getattr(managed, "id", "") or disk.name or ""))
-    return kept
+    return [d for d in [storage.get("osDisk"), *(storage.get("dataDisks") or [])] if d]
 
 
-def vm_from_arm(vm: Any, *, backend: str, sizes: Mapping[str, SizeSpec]) -> VM:
-    """One `azure.mgmt.compute.models.VirtualMachine` (with its instance view) as a `VM`."""
-    props = vm.properties
-    statuses = getattr(getattr(props, "instance_view", None), "statuses", None)
-    size = text(getattr(getattr(props, "hardware_profile", None), "vm_size", None))
+def disks_of(storage: Json | None) -> tuple[Disk, ...]:
+    return tuple(Disk(target=clean(disk.get("name") or ""),
+                      source=clean((disk.get("managedDisk") or {}).get("id") or ""),
+                      capacity_bytes=int(disk.get("diskSizeGB") or 0) * GIB)
+                 for disk in _disks(storage))
+
+
+def leftover_disks(storage: Json | None) -> list[str]:
+    """Disks Azure keeps when the VM is deleted (deleteOption is not `Delete`)."""
+    return [clean((disk.get("managedDisk") or {}).get("id") or disk.get("name") or "")
+            for disk in _disks(storage)
+            if str(disk.get("deleteOption") or "").lower() != "delete"]
+
+
+def created_at(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def vm_from_arm(doc: Json, *, backend: str, sizes: Mapping[str, SizeSpec]) -> VM:
+    """One VM document of an ARM listing (with its instance view) as a `VM`."""
+    props = doc.get("properties") or {}
+    statuses = (props.get("instanceView") or {}).get("statuses")
+    size = str((props.get("hardwareProfile") or {}).get("vmSize") or "")
     spec = sizes.get(size.lower())
-    created = getattr(props, "time_created", None)
     return VM(
-        id=vm.id,
-        name=clean(vm.name),
-        state=vm_state(statuses, text(getattr(props, "provisioning_state", ""))),
-        host=clean(host_name(vm.location, vm.zones)),
+        id=str(doc["id"]),
+        name=clean(doc.get("name")),
+        state=vm_state(statuses, str(props.get("provisioningState") or "")),
+        host=clean(host_name(str(doc.get("location") or ""), doc.get("zones"))),
         backend=backend,
         vcpus=spec.vcpus if spec else 0,
         memory_bytes=spec.memory_bytes if spec else 0,
-        disks=disks_of(getattr(props, "storage_profile", None)),
-        tags=tags_of(vm.tags, power_code(statuses)) + ((f"azure:size={clean(size)}",) if size
-                                                      else ()),
-        created_at=created.timestamp() if created is not None else None,
+        disks=disks_of(props.get("storageProfile")),
+        tags=tags_of(doc.get("tags"), power_code(statuses)) + ((f"azure:size={clean(size)}",)
+                                                             if size else ()),
+        created_at=created_at(props.get("timeCreated")),
     )
 
 
