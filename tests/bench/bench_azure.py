@@ -9,7 +9,7 @@ instance views; the SDK deserialises them into models and `vm_from_arm` turns ea
 - baseline: the same page deserialised into the SDK's `VirtualMachine` models (what
   `virtual_machines.list_all()` costs before any translation): why the backend reads JSON.
 
-The network is not measured here: the playback server answers in microseconds, a real ARM
+Both include parsing the page's JSON (about a third of ours). The network is not measured here: the playback server answers in microseconds, a real ARM
 page of 1,000 VMs takes it far longer than this translation does.
 """
 
@@ -60,7 +60,7 @@ def run() -> list[tuple[str, str, str, str]]:
     vms = [vm_from_arm(d, backend="azure", sizes=sizes) for d in json.loads(body)["value"]]
     ours = time.perf_counter() - started
     assert len(vms) == len(models) == n
-    verdict = "ok" if ours < n / 10_000 * 1.0 else "SLOW"
+    verdict = "ok" if ours < sdk / 3 else "SLOW"
     return [(f"{n:,} ARM VM documents → VMs", f"{ours * 1000:.0f} ms ({ours / n * 1e6:.0f} µs/VM)",
              f"{sdk * 1000:.0f} ms SDK models ({sdk / n * 1e6:.0f} µs/VM)",
-             f"< {n / 10_000:.1f} s: {verdict}")]
+             f"under a third of the SDK's: {verdict}")]
