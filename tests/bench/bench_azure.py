@@ -1,16 +1,16 @@
 """Benchmark: turning ARM's VM listing into the console's VMs, at fleet scale.
 
 A subscription listing (`statusOnly=true`) comes back as pages of VM documents with their
-instance views; the SDK deserialises them into models and `vm_from_arm` turns each into a
-`VM`. Measured over 10,000 documents shaped like the recorded VM (1,000 with --quick):
+instance views. Measured over 10,000 documents shaped like the recorded VM (1,000 with
+--quick):
 
 - ours: the listing's JSON page parsed and each document turned into a `VM` (`vm_from_arm`),
   what `AzureBackend.vms()` does with ARM's answer;
 - baseline: the same page deserialised into the SDK's `VirtualMachine` models (what
   `virtual_machines.list_all()` costs before any translation): why the backend reads JSON.
 
-Both include parsing the page's JSON (about a third of ours). The network is not measured here: the playback server answers in microseconds, a real ARM
-page of 1,000 VMs takes it far longer than this translation does.
+Both include parsing the page's JSON (about a third of ours). The network is not measured:
+a real ARM page of 1,000 VMs takes far longer to arrive than this translation takes.
 """
 
 from __future__ import annotations
