@@ -1,6 +1,6 @@
 """The inventory over an Azure source (the real aio client against Azure's recorded traffic):
-the VMs are listed, and powering one off from the inventory follows the recorded operation to
-its end and the row shows the VM stopped."""
+the VMs are listed, powering one off from the inventory follows the recorded operation to its
+end and the row shows the VM stopped, and Azure sits beside libvirt in one context."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import pytest
 from backends.azure.backend import AzureBackend
 from backends.azure.source import AzureSource
 from console.app import NovaApp
+from console.config import demo_context
 from console.dispatcher import Dispatcher
 from console.fleet import Fleet
 from console.models import VMState
+from console.sources import build_backends
 from console.store import Store
 from screens.confirm import ConfirmScreen
 from tests import settle, wait_for
@@ -77,3 +79,23 @@ async def test_inventory_lists_azure_vms_and_powers_one_off(console: Any, arm: P
     assert len(polls) == 3  # the recorded InProgress → Succeeded, then the Location GET
     entries = await store.audit(limit=5)
     assert [(e.action, e.status.value) for e in entries] == [("vm.shutdown", "ok")]
+
+
+async def test_libvirt_and_azure_in_one_inventory(arm: Playback, tmp_path: Path) -> None:
+    """A mixed context: the demo fleet's libvirt hosts and the Azure source side by side."""
+    arm.reset()
+    config = AzureSource(name="azure-prod", subscriptions=[SUBSCRIPTION], base_url=arm.base_url,
+                         ca_bundle=arm.ca_file)
+    libvirt = build_backends(demo_context(), read_only=True)
+    fleet = Fleet("mixed", [*libvirt, AzureBackend(config, credential=StaticToken())],
+                  interval_s=1.0)
+    app = NovaApp(fleet, read_only=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None
+                       and {vm.backend for vm in app.snapshot.vms} >= {"azure-prod",
+                                                                        libvirt[0].name},
+                       what="VMs of both kinds listed")
+        kinds = {vm.backend: vm for vm in app.snapshot.vms}
+        assert kinds["azure-prod"].host in ("eastus", "eastus-1", "eastus-2", "westeurope")
+        assert not app.snapshot.stale_sources
+        await wait_for(pilot, lambda: app.screen.table.row_count == len(app.snapshot.vms))

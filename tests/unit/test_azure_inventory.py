@@ -3,6 +3,7 @@ logic, no server."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,10 @@ from backends.azure.inventory import (
     vm_state,
 )
 from backends.azure.source import AzureSource
+from console.config import load_settings, resolve_context
+from console.errors import NovaError
 from console.models import VMState
+from console.sources import build_backends, build_metrics
 
 VM_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rgname/providers/"
          "Microsoft.Compute/virtualMachines/web-01")
@@ -104,3 +108,26 @@ def test_config_refuses_plain_http_and_non_ids() -> None:
         AzureSource(name="a", subscriptions=["/subscriptions/x"])
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         AzureSource(name="a", client_secret="nope")  # type: ignore[call-arg]
+
+
+def test_a_config_file_opens_an_azure_source_without_signing_in(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[contexts.prod]\n[[contexts.prod.backends]]\nkind = "azure"\n'
+                    'name = "azure-prod"\nsubscriptions = ["00000000-0000-0000-0000-000000000000"]'
+                    '\nresource_groups = ["rg-web"]\ncredential = "cli"\n', encoding="utf-8")
+    settings, _ = load_settings(path)
+    name, context = resolve_context(settings, None)
+    [backend] = build_backends(context, read_only=True)
+    assert (name, backend.kind, backend.name) == ("prod", "azure", "azure-prod")
+    assert type(backend._credential).__name__ == "AzureCliCredential"  # nothing asked yet
+    assert [m.metrics_label for m in build_metrics(context)] == [backend.metrics_label]
+
+
+def test_a_typo_in_an_azure_entry_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[contexts.prod]\n[[contexts.prod.backends]]\nkind = "azure"\n'
+                    'subscription = ["00000000-0000-0000-0000-000000000000"]\n',
+                    encoding="utf-8")
+    with pytest.raises(NovaError) as caught:
+        load_settings(path)
+    assert "subscription" in str(caught.value) and "subscriptions" in str(caught.value)
