@@ -12,12 +12,12 @@ import pytest
 
 from backends.azure.backend import AzureBackend
 from backends.azure.source import AzureSource
+from console.actions.dispatcher import Dispatcher
 from console.app import NovaApp
 from console.config import demo_context
-from console.dispatcher import Dispatcher
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.models import VMState
-from console.sources import build_backends
 from console.store import Store
 from screens.confirm import ConfirmScreen
 from tests import settle, wait_for

@@ -20,7 +20,7 @@ from backends.azure.backend import AzureBackend
 from backends.azure.lro import Operation
 from backends.azure.source import AzureSource
 from backends.base import SupportsPower
-from console.dispatcher import Dispatcher, Request, Target
+from console.actions.dispatcher import Dispatcher, Request, Target
 from console.errors import Code, NovaError
 from console.models import VMState
 from console.store import Store, open_store

@@ -22,8 +22,8 @@ from backends.azure.inventory import (
 from backends.azure.source import AzureSource
 from console.config import load_settings, resolve_context
 from console.errors import NovaError
+from console.fleet.sources import build_backends, build_metrics
 from console.models import VMState
-from console.sources import build_backends, build_metrics
 
 VM_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rgname/providers/"
          "Microsoft.Compute/virtualMachines/web-01")
