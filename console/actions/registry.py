@@ -122,6 +122,11 @@ def _disks_left(value: Any, _params: Mapping[str, object]) -> str:
     return f"disks NOT removed: {', '.join(value)}" if value else ""
 
 
+def _backend_says(value: Any, _params: Mapping[str, object]) -> str:
+    """A note the backend returned with its success (Azure: a powered-off VM is still billed)."""
+    return value if isinstance(value, str) else ""
+
+
 def _snapshot_named(_value: Any, params: Mapping[str, object]) -> str:
     return f"snapshot {params.get('name')}"
 
@@ -172,12 +177,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Ask the guest to shut down (ACPI) and wait; offers force-off on timeout.",
                params=(Param("timeout_s", float, SHUTDOWN_TIMEOUT_S,
                              "seconds to wait for the guest to power off"),),
-               aliases=("stop",), on_timeout="vm.force_off", announce=True),
+               aliases=("stop",), on_timeout="vm.force_off", announce=True,
+               result_note=_backend_says),
     ActionSpec("vm.reboot", "Reboot", "r", TargetKind.VM, SupportsPower, "reboot",
                Risk.DISRUPTIVE, Confirm.YES_NO, "reboot", "Ask the guest to reboot."),
     ActionSpec("vm.force_off", "Force off", "F", TargetKind.VM, SupportsPower, "force_off",
                Risk.DESTRUCTIVE, Confirm.TYPE_NAME, "force-off",
-               "Pull the power: unsaved guest data is lost.", aliases=("destroy", "kill")),
+               "Pull the power: unsaved guest data is lost.", aliases=("destroy", "kill"),
+               result_note=_backend_says),
     ActionSpec("vm.suspend", "Suspend", "z", TargetKind.VM, SupportsPower, "suspend",
                Risk.DISRUPTIVE, Confirm.YES_NO, "suspend", "Pause the VM's CPUs (stays in memory).",
                aliases=("pause",)),

@@ -75,6 +75,8 @@ async def test_inventory_lists_azure_vms_and_powers_one_off(console: Any, arm: P
     await settle(pilot, app)
     await wait_for(pilot, lambda: state(app, RECORDED_VM) is VMState.STOPPED,
                    what="the row shows the VM stopped")
+    said = [n.message for n in app._notifications]
+    assert any("done" in m and "still billed" in m for m in said), said
     polls = arm.requests("GET", "/operations/e42e9e55")
     assert len(polls) == 3  # the recorded InProgress → Succeeded, then the Location GET
     entries = await store.audit(limit=5)
