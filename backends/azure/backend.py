@@ -27,11 +27,11 @@ from console.errors import Code, NovaError
 from console.models import VM, Host
 
 from .actions import ActionsMixin
+from .config import AzureSource, CredentialKind
 from .errors import translate
 from .inventory import SizeSpec, hosts_of, size_from_arm, vm_from_arm
 from .lro import Listener, Operations
 from .metrics import MetricsMixin
-from .source import AzureSource, CredentialKind
 
 log = logging.getLogger(__name__)
 
