@@ -123,6 +123,25 @@ class SupportsPower(Protocol):
 
 
 @runtime_checkable
+class SupportsDeallocate(Protocol):
+    """Cloud VMs that can be stopped *and* have their hardware released (Azure)."""
+
+    async def deallocate(self, vm_id: str) -> str:
+        """Stop and release; returns what the operator should know (billing, addresses)."""
+        ...
+
+
+@runtime_checkable
+class SupportsCaveats(Protocol):
+    """A backend with something to say before an action runs (a powered-off Azure VM is still
+    billed); the confirmation dialog shows it."""
+
+    def caveat(self, action: str) -> str:
+        """The warning for `action` (e.g. `vm.shutdown`) on this backend, or ""."""
+        ...
+
+
+@runtime_checkable
 class SupportsSnapshots(Protocol):
     async def snapshots(self, vm_id: str) -> Sequence[Snapshot]: ...
     async def create_snapshot(self, vm_id: str, name: str, description: str = "") -> None: ...

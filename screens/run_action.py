@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from backends.base import SupportsCaveats
 from console.actions import registry as actions
 from console.actions.dispatcher import Outcome, Request, Target
 from console.actions.registry import ActionSpec, Confirm, Risk, TargetKind
@@ -139,7 +140,7 @@ async def confirm(app: App[Any], spec: ActionSpec,
     if spec.confirm is Confirm.NONE:
         return requests
     targets = [r.target for r in requests]
-    body = confirmation_text(spec, requests)
+    body = confirmation_text(spec, requests, caveats(app, spec, requests))
     if spec.confirm is Confirm.YES_NO:
         yes = await app.push_screen_wait(ConfirmScreen(f"{spec.title}?", body, spec.title))
         return [dataclasses.replace(r, confirmed=True) for r in requests] if yes else None
@@ -155,7 +156,20 @@ async def confirm(app: App[Any], spec: ActionSpec,
             for r in requests]
 
 
-def confirmation_text(spec: ActionSpec, requests: list[Request]) -> Text:
+def caveats(app: App[Any], spec: ActionSpec, requests: list[Request]) -> list[str]:
+    """What each target's backend wants said before this action (`SupportsCaveats`)."""
+    dispatcher = console_app(app).dispatcher
+    found: list[str] = []
+    for name in dict.fromkeys(r.target.backend for r in requests):
+        backend = dispatcher.backend(name) if dispatcher is not None else None
+        note = backend.caveat(spec.id) if isinstance(backend, SupportsCaveats) else ""
+        if note and note not in found:
+            found.append(note)
+    return found
+
+
+def confirmation_text(spec: ActionSpec, requests: list[Request],
+                      notes: Sequence[str] = ()) -> Text:
     text = Text(f"{spec.title}: ")
     text.append(describe_targets([r.target for r in requests]), style="bold")
     snapshot = requests[0].params.get("snapshot")
@@ -163,6 +177,8 @@ def confirmation_text(spec: ActionSpec, requests: list[Request]) -> Text:
         text.append("\nSnapshot: ")
         text.append(str(snapshot), style="bold")
     text.append(f"\n\n{spec.description}")
+    for note in notes:
+        text.append(f"\n{note}", style="bold")
     if spec.risk is Risk.DESTRUCTIVE:
         text.append("\nThis cannot be undone.", style="bold")
     return text

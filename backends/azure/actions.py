@@ -91,6 +91,13 @@ class ActionsMixin:
 
     # -- Azure only --------------------------------------------------------------------------
 
+    def caveat(self, action: str) -> str:
+        """SupportsCaveats: said in the confirmation dialog, before the operator decides."""
+        if action in ("vm.shutdown", "vm.force_off"):
+            return ("Azure: a powered-off VM is still billed for compute until it is "
+                    "deallocated (X).")
+        return ""
+
     async def deallocate(self, vm_id: str) -> str:
         """Stop the VM and release its hardware: compute billing stops (disks stay billed);
         it may come back on other hardware with another dynamic IP."""

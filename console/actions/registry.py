@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from backends.base import SupportsMigration, SupportsPower, SupportsSnapshots
+from backends.base import SupportsDeallocate, SupportsMigration, SupportsPower, SupportsSnapshots
 
 
 class Risk(StrEnum):
@@ -184,6 +184,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("vm.force_off", "Force off", "F", TargetKind.VM, SupportsPower, "force_off",
                Risk.DESTRUCTIVE, Confirm.TYPE_NAME, "force-off",
                "Pull the power: unsaved guest data is lost.", aliases=("destroy", "kill"),
+               result_note=_backend_says),
+    ActionSpec("vm.deallocate", "Deallocate", "X", TargetKind.VM, SupportsDeallocate, "deallocate",
+               Risk.DISRUPTIVE, Confirm.YES_NO, "deallocate",
+               "Stop the VM and release its hardware (clouds): compute billing stops, disks are "
+               "still billed; it may start on other hardware with another dynamic IP.",
                result_note=_backend_says),
     ActionSpec("vm.suspend", "Suspend", "z", TargetKind.VM, SupportsPower, "suspend",
                Risk.DISRUPTIVE, Confirm.YES_NO, "suspend", "Pause the VM's CPUs (stays in memory).",

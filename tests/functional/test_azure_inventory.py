@@ -71,6 +71,7 @@ async def test_inventory_lists_azure_vms_and_powers_one_off(console: Any, arm: P
     inventory.table.move_to(f"azure-prod/{RECORDED_VM}")
     await pilot.press("d")  # shut down = power off: yes/no
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    assert "still billed" in app.screen._body.plain  # said before the operator decides
     await pilot.press("tab", "enter")
     await settle(pilot, app)
     await wait_for(pilot, lambda: state(app, RECORDED_VM) is VMState.STOPPED,
