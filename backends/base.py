@@ -73,6 +73,64 @@ class BackendKind:
     """A minimal config entry, shown by `novacron config kinds`."""
 
 
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """What a host's own kernel says about it (an SSH-reached host: SFTP reads of /proc),
+    beside what the hypervisor API reports."""
+
+    load_1m: float
+    load_5m: float
+    load_15m: float
+    memory_total_bytes: int
+    memory_available_bytes: int
+    uptime_s: float
+
+
+@runtime_checkable
+class HostLink(Protocol):
+    """A live link to one host that carries other connections (SSH, through bastions): the
+    libvirt kind tunnels the host's libvirt socket over it and reads host facts through it.
+
+    One link per host serves polling, actions, migration and facts. Opened by a
+    `TransportKind`, without I/O: it connects on first use and reconnects by itself.
+    """
+
+    name: str
+    """The host as the operator names it (an alias from ssh config)."""
+
+    def local_socket(self, remote_path: str, timeout_s: float) -> str:
+        """A local unix socket reaching `remote_path` on the host. Blocks: call it from a
+        worker thread (a thread-bound SDK such as libvirt), never on an event loop."""
+        ...
+
+    async def facts(self, timeout_s: float) -> HostFacts | None:
+        """Load, memory and uptime; None when the host does not serve them."""
+        ...
+
+    def close(self) -> None:
+        """Release the link (returns at once; the connection closes in the background)."""
+        ...
+
+
+class LinkOpener(Protocol):
+    def __call__(self, host: str, *, config_path: str | None, timeout_s: float) -> HostLink: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransportKind:
+    """What a transport package registers under the `novacron.transports` entry point: how
+    a backend kind reaches a host it cannot reach directly (`ssh`: asyncssh, ssh config).
+
+    Backend kinds ask `backends.registry.transport(name)` for it, so no backend package
+    imports another, and the module that defines it stays light (no SDK import).
+    """
+
+    name: str
+    open: LinkOpener
+    """Open a link to `host` (no I/O: it connects on first use)."""
+    description: str = ""
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A source of hosts and VMs. All methods are coroutines and never block the loop."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 from importlib.metadata import EntryPoint, entry_points
 
-from backends.base import BackendKind
+from backends.base import BackendKind, TransportKind
 from console.errors import Code, NovaError
 
 GROUP = "novacron.backends"
+TRANSPORT_GROUP = "novacron.transports"
 
 
 def available() -> dict[str, EntryPoint]:
@@ -50,3 +51,18 @@ def kinds() -> list[BackendKind]:
         except NovaError:
             continue
     return found
+
+
+@functools.cache
+def transport(name: str) -> TransportKind:
+    """The registered transport `name` (how a kind reaches a host it cannot reach directly:
+    `ssh`), or a NovaError listing what is installed."""
+    eps = {ep.name: ep for ep in entry_points(group=TRANSPORT_GROUP)}
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "none"
+        raise NovaError(Code.BACKEND_UNKNOWN, f"transport {name!r}", f"installed transports: {known}")
+    loaded = eps[name].load()
+    if not isinstance(loaded, TransportKind) or loaded.name != name:
+        raise NovaError(Code.BACKEND_UNKNOWN, f"transport {name!r} from {eps[name].value}",
+                        "the entry point must name a backends.base.TransportKind of that name")
+    return loaded

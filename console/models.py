@@ -61,6 +61,13 @@ class Host:
     stale: bool = False
     age_s: float = 0.0
     error: str = ""
+    load_1m: float | None = None
+    """Load averages, available memory and uptime from the host's own /proc (an SSH-reached
+    host); None where the source cannot see them."""
+    load_5m: float | None = None
+    load_15m: float | None = None
+    memory_available_bytes: int | None = None
+    uptime_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

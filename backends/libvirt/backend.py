@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from .snapshots import SnapshotsMixin
 from .uri import check_uri
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 STATS = (
     libvirt.VIR_DOMAIN_STATS_STATE
@@ -119,6 +121,8 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
             if self._conn is not None and self._conn.isAlive():
                 return self._conn
             self._conn = None
+            if self.transport is not DIRECT:
+                events.ensure_started()  # keepalive over a tunnel needs libvirt's event loop
             conn = open_connection(self.uri, read_only=self.read_only, transport=self.transport)
             if events.started():
                 # Local drivers (test://, qemu:///) have nothing to keep alive and refuse.
@@ -166,7 +170,18 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
         self._on_change.append((asyncio.get_running_loop(), on_change))
 
     async def hosts(self) -> Sequence[Host]:
-        return [await self._call(self._read_host)]
+        host = await self._call(self._read_host)
+        try:
+            facts = await self.transport.host_facts()
+        except NovaError as err:  # libvirt answered: the host is up, only its facts are missing
+            log.info("no host facts: %s", err, extra={"source": self.name})
+            facts = None
+        if facts is None:
+            return [host]
+        return [dataclasses.replace(host, load_1m=facts.load_1m, load_5m=facts.load_5m,
+                                    load_15m=facts.load_15m,
+                                    memory_available_bytes=facts.memory_available_bytes,
+                                    uptime_s=facts.uptime_s)]
 
     def _read_host(self) -> Host:
         conn = self.connection()
@@ -224,6 +239,7 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._drop_connection)
+        self.transport.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._migration_pool is not None:
             self._migration_pool.shutdown(wait=False)

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import libvirt
 
+from backends.base import HostFacts
+
 from .uri import check_uri
 
 
@@ -23,6 +25,10 @@ class Transport(Protocol):
 
     def local_uri(self, uri: str) -> str:
         """The URI libvirt should open for `uri` (the same one, or a tunnel's local end)."""
+        ...
+
+    async def host_facts(self) -> HostFacts | None:
+        """What the way in can tell about the host besides libvirt (SSH: /proc); None."""
         ...
 
     def close(self) -> None:
@@ -35,6 +41,9 @@ class DirectTransport:
 
     def local_uri(self, uri: str) -> str:
         return uri
+
+    async def host_facts(self) -> HostFacts | None:
+        return None
 
     def close(self) -> None:
         return None

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from backends import registry
 from backends.base import Backend, BackendKind, SourceConfig
 from console.errors import NovaError
 
+from .tunnel import DEFAULT_SOCKET, SshTunnel
 from .uri import check_uri
 
 
@@ -20,6 +22,16 @@ class LibvirtSource(SourceConfig):
     uri: str = Field(min_length=1, description="libvirt connection URI.")
     host_name: str | None = Field(None, description=(
         "The host's name on screen when it differs from the source name."))
+    transport: Literal["direct", "ssh"] = Field("direct", description=(
+        "direct: libvirt opens `uri` itself. ssh: the host's libvirt socket is tunnelled over "
+        "the console's own SSH connection to `ssh_host` (ssh config, ProxyJump, strict host "
+        "keys); `uri` then says how other hypervisors reach this one (migration target)."))
+    ssh_host: str | None = Field(None, description=(
+        "With transport = \"ssh\": the host's alias in the ssh config (or user@host:port)."))
+    ssh_config: str | None = Field(None, description=(
+        "The ssh client config file (default ~/.ssh/config)."))
+    libvirt_socket: str = Field(DEFAULT_SOCKET, description=(
+        "With transport = \"ssh\": libvirtd's unix socket on the host."))
 
     @field_validator("uri")
     @classmethod
@@ -31,10 +43,27 @@ class LibvirtSource(SourceConfig):
                              "signed") from exc
         return value
 
+    @model_validator(mode="after")
+    def _ssh_needs_a_host(self) -> LibvirtSource:
+        if self.transport == "ssh" and not self.ssh_host:
+            raise ValueError('transport = "ssh" needs ssh_host (the host\'s alias in the ssh '
+                             "config)")
+        if self.transport == "direct" and self.ssh_host:
+            raise ValueError('ssh_host is only used with transport = "ssh"; set it, or remove '
+                             "ssh_host")
+        return self
+
 
 def open_source(config: LibvirtSource, *, read_only: bool) -> Backend:
     from .backend import LibvirtBackend  # the SDK loads here, when a context uses libvirt
 
+    if config.transport == "ssh" and config.ssh_host:
+        link = registry.transport("ssh").open(config.ssh_host, config_path=config.ssh_config,
+                                              timeout_s=config.timeout_s)
+        tunnel = SshTunnel(link, config.libvirt_socket, timeout_s=config.timeout_s)
+        return LibvirtBackend(config.name, config.uri, read_only=read_only,
+                              timeout_s=config.timeout_s, host_name=config.host_name,
+                              transport=tunnel)
     return LibvirtBackend(config.name, config.uri, read_only=read_only,
                           timeout_s=config.timeout_s, host_name=config.host_name)
 

@@ -1,0 +1,120 @@
+"""Strict host key checking for one hop, with refusals an operator can act on.
+
+asyncssh refuses an unverifiable key with `HostKeyNotVerifiable` naming the HostName only,
+and says neither whether the key is unknown or changed nor which key was offered. So each
+connection attempt gets a `HostKeyCheck`: it is asyncssh's known_hosts matcher (files read
+afresh on every attempt, so an accepted key counts at the next one) and it sees the offered
+key through the client's `validate_host_public_key` hook, which only ever answers "no".
+
+Revoked keys: when no `@cert-authority` line matches the host, revoked keys are handed to
+asyncssh as untrusted (not as revoked) so they reach the hook and are named with their
+fingerprint; with a CA, asyncssh keeps its own revocation (certificates need it) and the
+refusal names the revoked keys on file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from console.errors import Code, NovaError
+
+from .sshconfig import Hop
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOnFile:
+    fingerprint: str
+    file: Path
+
+
+@dataclass
+class HostKeyCheck:
+    """The known_hosts policy for one connection attempt to `hop`."""
+
+    hop: Hop
+    offered: str | None = None
+    """SHA256 fingerprint of the key the server offered (once the hook saw it)."""
+    verdict: Code | None = None
+    on_file: list[KeyOnFile] = field(default_factory=list)
+    revoked_on_file: list[KeyOnFile] = field(default_factory=list)
+    _revoked: set[Any] = field(default_factory=set)
+    _address: str = ""
+
+    def __call__(self, host: str, addr: str, port: int | None) -> tuple[list[Any], ...]:
+        """asyncssh's known_hosts callable: (trusted keys, CA keys, revoked keys)."""
+        self._address = addr
+        trusted: list[Any] = []
+        cas: list[Any] = []
+        revoked: list[Any] = []
+        for path in self.hop.known_hosts:
+            if not path.is_file():
+                continue
+            try:
+                found = asyncssh.read_known_hosts(str(path)).match(host, addr, port)
+            except (OSError, ValueError) as exc:
+                raise NovaError(Code.CONFIG_INVALID, f"known_hosts file {path}", str(exc)) from exc
+            trusted += found[0]
+            cas += found[1]
+            revoked += found[2]
+            self.on_file += [KeyOnFile(k.get_fingerprint("sha256"), path) for k in found[0]]
+            self.revoked_on_file += [KeyOnFile(k.get_fingerprint("sha256"), path)
+                                     for k in found[2]]
+        self._revoked = set(revoked)
+        good = [k for k in trusted if k not in self._revoked]
+        if cas:
+            return good, cas, revoked
+        return good, [], []
+
+    def refuse(self, key: Any) -> bool:
+        """The client hook: remember what was offered and why it is refused; never accept."""
+        self.offered = key.get_fingerprint("sha256")
+        if key in self._revoked:
+            self.verdict = Code.HOST_KEY_REVOKED
+        elif self.on_file:
+            self.verdict = Code.HOST_KEY_CHANGED
+        else:
+            self.verdict = Code.HOST_KEY_UNKNOWN
+        return False
+
+    def error(self, exc: BaseException) -> NovaError:
+        """The refusal as the operator reads it (the hosts screen shows this text)."""
+        hop = self.hop
+        address = f"{hop.hostname} port {hop.port}"
+        if self._address and self._address != hop.hostname:
+            address += f", address {self._address}"
+        where = f"{hop.alias} ({address})"
+        verdict = self.verdict
+        if verdict is None:
+            verdict = Code.HOST_KEY_REVOKED if "revoked" in str(exc).lower() else Code.HOST_KEY_UNKNOWN
+        files = ", ".join(sorted({str(k.file) for k in self.on_file})) or \
+            ", ".join(str(p) for p in hop.known_hosts)
+        offered = f"offered {self.offered}" if self.offered else "offered key not seen"
+        if verdict is Code.HOST_KEY_CHANGED:
+            known = ", ".join(f"{k.fingerprint} ({k.file})" for k in self.on_file)
+            detail = f"host key changed: {where} {offered}; known_hosts has {known}"
+            advice = ("possible man-in-the-middle: never accepted from the console; if the host "
+                      f"was really reinstalled, check the new key and run ssh-keygen -R "
+                      f"{_known_hosts_name(hop)}")
+        elif verdict is Code.HOST_KEY_REVOKED:
+            shown = self.offered or ", ".join(k.fingerprint for k in self.revoked_on_file)
+            detail = f"host key revoked: {where} offered {shown}"
+            advice = "the key is marked @revoked in known_hosts; the host needs a new key"
+        else:
+            detail = f"host key unknown: {where} {offered}"
+            advice = (f"not in {files}; verify the fingerprint with the host's owner, then add "
+                      "it to known_hosts (or accept it from the console)")
+        return NovaError(verdict, detail, f"{advice}; {exc}")
+
+
+def _known_hosts_name(hop: Hop) -> str:
+    return hop.hostname if hop.port == 22 else f"'[{hop.hostname}]:{hop.port}'"
+
+
+def known_hosts_line(hop: Hop, key: Any) -> str:
+    """The line that makes `key` trusted for `hop` (OpenSSH's format, port form when not 22)."""
+    name = hop.hostname if hop.port == 22 else f"[{hop.hostname}]:{hop.port}"
+    return f"{name} {key.export_public_key('openssh').decode().strip()}\n"

@@ -1,0 +1,74 @@
+"""`SshLink`: the `HostLink` the libvirt kind gets for `transport = "ssh"`.
+
+Callers live on other threads and loops (libvirt worker threads, the app's loop); every call
+hops onto the SSH loop, where the process-wide pool keeps one connection per hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from backends.base import HostFacts
+from console.errors import Code, NovaError
+
+from .connection import POOL, SshHost
+from .loop import call, call_blocking, submit
+from .sshconfig import config_paths
+
+
+class SshLink:
+    """A host reached over SSH by its ssh config alias, through whatever jump hosts the
+    config names. No I/O until first use."""
+
+    kind = "ssh"
+
+    def __init__(self, host: str, *, config_path: str | None = None, timeout_s: float = 10.0) -> None:
+        self.name = host
+        self.config_path = config_path
+        self.timeout_s = timeout_s
+        self._host: SshHost | None = None
+        self._closed = False
+
+    def _entry(self) -> SshHost:
+        """This link's hop in the pool (SSH loop only); reads the config on first use."""
+        if self._closed:
+            raise NovaError(Code.HOST_UNREACHABLE, self.name, "the SSH link was closed")
+        if self._host is None:
+            self._host = POOL.acquire(self.name, config_paths(self.config_path), self.timeout_s)
+        return self._host
+
+    async def _connection(self) -> SshHost:
+        host = self._entry()
+        await host.connection()
+        return host
+
+    async def connect(self) -> None:
+        """Connect now (every hop), or raise what went wrong."""
+        await call(asyncio.wait_for(self._connection(), self.timeout_s))
+
+    async def _local_socket(self, remote_path: str) -> str:
+        return await self._entry().local_socket(remote_path)
+
+    def local_socket(self, remote_path: str, timeout_s: float) -> str:
+        return call_blocking(self._local_socket(remote_path), timeout_s, f"ssh to {self.name}")
+
+    async def _facts(self) -> HostFacts | None:
+        return await self._entry().facts()
+
+    async def facts(self, timeout_s: float) -> HostFacts | None:
+        try:
+            return await call(asyncio.wait_for(self._facts(), timeout_s))
+        except TimeoutError as exc:
+            raise NovaError(Code.TIMEOUT, f"host facts of {self.name}",
+                            f"no answer within {timeout_s:g} s") from exc
+
+    async def _close(self) -> None:
+        host, self._host = self._host, None
+        if host is not None:
+            host.release()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        submit(self._close())
