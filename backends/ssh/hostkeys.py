@@ -54,15 +54,16 @@ class HostKeyCheck:
             if not path.is_file():
                 continue
             try:
-                found = asyncssh.read_known_hosts(str(path)).match(host, addr, port)
+                text = path.read_text(encoding="utf-8", errors="replace")
+                found = asyncssh.import_known_hosts(text).match(host, addr, port)
+                gone = asyncssh.import_known_hosts(_revoked_as_plain(text)).match(host, addr, port)[0]
             except (OSError, ValueError) as exc:
                 raise NovaError(Code.CONFIG_INVALID, f"known_hosts file {path}", str(exc)) from exc
             trusted += found[0]
             cas += found[1]
-            revoked += found[2]
+            revoked += gone
             self.on_file += [KeyOnFile(k.get_fingerprint("sha256"), path) for k in found[0]]
-            self.revoked_on_file += [KeyOnFile(k.get_fingerprint("sha256"), path)
-                                     for k in found[2]]
+            self.revoked_on_file += [KeyOnFile(k.get_fingerprint("sha256"), path) for k in gone]
         self._revoked = set(revoked)
         good = [k for k in trusted if k not in self._revoked]
         if cas:
@@ -95,19 +96,30 @@ class HostKeyCheck:
         offered = f"offered {self.offered}" if self.offered else "offered key not seen"
         if verdict is Code.HOST_KEY_CHANGED:
             known = ", ".join(f"{k.fingerprint} ({k.file})" for k in self.on_file)
-            detail = f"host key changed: {where} {offered}; known_hosts has {known}"
+            detail = f"{where} {offered}; known_hosts has {known}"
             advice = ("possible man-in-the-middle: never accepted from the console; if the host "
                       f"was really reinstalled, check the new key and run ssh-keygen -R "
                       f"{_known_hosts_name(hop)}")
         elif verdict is Code.HOST_KEY_REVOKED:
             shown = self.offered or ", ".join(k.fingerprint for k in self.revoked_on_file)
-            detail = f"host key revoked: {where} offered {shown}"
+            detail = f"{where} offered {shown}"
             advice = "the key is marked @revoked in known_hosts; the host needs a new key"
         else:
-            detail = f"host key unknown: {where} {offered}"
+            detail = f"{where} {offered}"
             advice = (f"not in {files}; verify the fingerprint with the host's owner, then add "
-                      "it to known_hosts (or accept it from the console)")
-        return NovaError(verdict, detail, f"{advice}; {exc}")
+                      "it to known_hosts")
+        return NovaError(verdict, detail, f"refused: {advice}; {exc}")
+
+
+def _revoked_as_plain(text: str) -> str:
+    """The `@revoked` lines without their marker.
+
+    asyncssh's `match` retries without the port when the `[host]:port` lookup found no
+    trusted key, and that retry drops a port-specific `@revoked` line: matched as plain
+    lines, revoked keys are found like trusted ones.
+    """
+    return "".join(line.split(None, 1)[1] + "\n" for line in text.splitlines()
+                   if line.startswith("@revoked ") and len(line.split(None, 1)) == 2)
 
 
 def _known_hosts_name(hop: Hop) -> str:
