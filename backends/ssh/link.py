@@ -29,6 +29,12 @@ class SshLink:
         self._host: SshHost | None = None
         self._closed = False
 
+    @property
+    def connected(self) -> bool:
+        """Whether the SSH connection to the host is up now (a snapshot, from any thread)."""
+        host = self._host
+        return host is not None and host.connected
+
     def _entry(self) -> SshHost:
         """This link's hop in the pool (SSH loop only); reads the config on first use."""
         if self._closed:
