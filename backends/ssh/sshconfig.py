@@ -15,6 +15,7 @@ import getpass
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from asyncssh.config import ConfigParseError, SSHClientConfig, SSHConfig
 
@@ -81,8 +82,9 @@ def config_paths(config_path: str | None) -> list[Path]:
 
 def _load(paths: list[Path], alias: str, user: str | None, port: int | None) -> _Config:
     try:
-        return _Config.load(None, paths, False, False, False, getpass.getuser(),
-                            user if user else (), alias, port if port else ())
+        loaded = _Config.load(None, paths, False, False, False, getpass.getuser(),
+                              user if user else (), alias, port if port else ())
+        return cast(_Config, loaded)
     except (ConfigParseError, OSError) as exc:
         raise NovaError(Code.CONFIG_INVALID, "ssh config", str(exc)) from exc
 
