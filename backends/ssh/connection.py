@@ -113,6 +113,8 @@ class SshHost:
         self._forwards: dict[str, _Forward] = {}
         self._sftp: Any = None
         self._sftp_conn: Any = None
+        self._no_sftp: Any = None
+        """The connection whose server refused SFTP (asked again after a reconnect)."""
         self._failures = 0
         self._retry_at = 0.0
         self._error: NovaError | None = None
@@ -203,9 +205,16 @@ class SshHost:
     async def facts(self) -> HostFacts | None:
         """Load, memory and uptime from /proc over SFTP; None when SFTP is not served."""
         conn = await self.connection()
-        try:
-            if self._sftp is None or self._sftp_conn is not conn:
+        if self._no_sftp is conn:
+            return None
+        if self._sftp is None or self._sftp_conn is not conn:
+            try:
                 self._sftp, self._sftp_conn = await conn.start_sftp_client(), conn
+            except asyncssh.Error as exc:  # no sftp subsystem: no facts, not an outage
+                log.info("no SFTP, no host facts: %s", exc, extra={"host": self.hop.alias})
+                self._no_sftp = conn
+                return None
+        try:
             contents = [await self._read(path) for path in host_facts.FILES]
         except (asyncssh.Error, OSError) as exc:
             self._sftp = None

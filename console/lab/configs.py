@@ -68,6 +68,7 @@ def sshd_config(host: HostLayout, authorized_keys: str) -> str:
         "PermitRootLogin prohibit-password",
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
+        "Subsystem sftp internal-sftp",
         "",
     ])
 

@@ -24,6 +24,8 @@ from console.config import Context
 CONTEXT_NAME = "lab"
 PROM_SUFFIX = "-prom"
 """`lab-prom`: the companion context whose inventory comes from Prometheus."""
+SSH_SUFFIX = "-ssh"
+"""`lab-ssh`: every host reached through the lab's bastion with asyncssh."""
 
 _MARKER = "# Written by `novacron lab up`"
 _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_\-.\"' ]+?)\s*\]\]?\s*(#.*)?$")
@@ -34,7 +36,7 @@ def _quote(value: str) -> str:
 
 
 def context_block(libvirt_hosts: Iterable[tuple[str, str]], prometheus_url: str | None,
-                  name: str = CONTEXT_NAME) -> str:
+                  name: str = CONTEXT_NAME, ssh_config: str | None = None) -> str:
     """TOML for the contexts: `name` with one libvirt backend per (host name, URI), then
     Prometheus; with Prometheus also `name`-prom, its inventory from Prometheus and each
     host's URI in `host_uris` (the lab's Prometheus labels every series `instance=<host>`)."""
@@ -53,12 +55,29 @@ def context_block(libvirt_hosts: Iterable[tuple[str, str]], prometheus_url: str 
                   f"[[contexts.{prom}.backends]]", 'kind = "prometheus"', 'name = "prometheus"',
                   f"url = {_quote(prometheus_url)}", "inventory = true",
                   f"host_uris = {{ {uris} }}", ""]
+    if ssh_config:
+        lines += ssh_context_lines(hosts, prometheus_url, ssh_config, name + SSH_SUFFIX, marker)
     return "\n".join(lines)
 
 
+def ssh_context_lines(hosts: list[tuple[str, str]], prometheus_url: str | None, ssh_config: str,
+                      name: str, marker: str) -> list[str]:
+    """`lab-ssh`: each host's libvirt socket tunnelled over SSH through the bastion (the ssh
+    config's ProxyJump); `uri` stays the host's own, the target of peer-to-peer migrations."""
+    lines = [marker, f"[contexts.{name}]", "poll_interval_s = 2.0", ""]
+    for host, uri in hosts:
+        lines += [f"[[contexts.{name}.backends]]", 'kind = "libvirt"', f"name = {_quote(host)}",
+                  f"uri = {_quote(uri)}", 'transport = "ssh"', f"ssh_host = {_quote(host)}",
+                  f"ssh_config = {_quote(ssh_config)}", ""]
+    if prometheus_url:
+        lines += [f"[[contexts.{name}.backends]]", 'kind = "prometheus"', 'name = "prometheus"',
+                  f"url = {_quote(prometheus_url)}", ""]
+    return lines
+
+
 def _ours(name: str) -> tuple[str, str]:
-    """The contexts the lab writes under `name`: it and its Prometheus companion."""
-    return name, name + PROM_SUFFIX
+    """The contexts the lab writes under `name`: it and its Prometheus and SSH companions."""
+    return name, name + PROM_SUFFIX, name + SSH_SUFFIX
 
 
 def _table_path(line: str) -> list[str] | None:
@@ -70,7 +89,7 @@ def _table_path(line: str) -> list[str] | None:
 
 def strip_context(text: str, name: str = CONTEXT_NAME) -> str:
     """`text` without the tables `[contexts.<name>]`, `[[contexts.<name>.…]]` and their keys,
-    and the same for `<name>-prom`. Our own comment line just above a block goes with it."""
+    and the same for `<name>-prom` and `<name>-ssh`. Our own comment line just above a block goes with it."""
     kept: list[str] = []
     skipping = False
     for line in text.splitlines():

@@ -15,8 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from console.config import config_path
-from console.lab import accel, context, deploy, host, hostdirs, image, preflight, prometheus
+from console.lab import (
+    accel,
+    bastion,
+    context,
+    deploy,
+    host,
+    hostdirs,
+    image,
+    preflight,
+    prometheus,
+    ssh_access,
+)
 from console.lab.accounts import ensure_qemu_accounts
+from console.lab.bastion import BastionLayout
 from console.lab.guests import GuestSpec, plan
 from console.lab.layout import BIND_TARGETS, DEFAULT_ROOT, HostLayout, LabLayout
 from console.lab.procs import is_alive, signal_proc, stop
@@ -52,6 +64,16 @@ class Lab:
 
     def state(self) -> LabState:
         return load(self.layout.state_file)
+
+    @property
+    def bastion(self) -> BastionLayout:
+        """The bastion every host of the `lab-ssh` context is reached through."""
+        return BastionLayout(self.layout.root, self.layout.port_offset)
+
+    @property
+    def ssh_config(self) -> Path:
+        """The ssh client config `lab up` writes (hosts behind the bastion)."""
+        return self.layout.ssh_dir / "config"
 
     def hosts(self) -> list[HostLayout]:
         """The lab's hosts in index order (ports, URIs, migration URIs)."""
@@ -114,6 +136,10 @@ class Lab:
             hs = st.hosts.setdefault(layout.name, HostState(index=index))
             host.start_host(layout, self.layout, hs, record)
         all_hosts = self.hosts()
+        st.bastion = st.bastion or HostState(index=0)
+        bastion.start(self.bastion, self.layout.authorized_keys, st.bastion)
+        record()
+        ssh_access.write(self.layout.ssh_dir, self.bastion, all_hosts, self.layout.ssh_key)
         st.prometheus = prometheus.ensure(self.layout, all_hosts, st.prometheus)
         record()
         conns = {h.index: deploy.connect(h.uri) for h in all_hosts}
@@ -126,7 +152,8 @@ class Lab:
         record()
         if self.write_context:
             path = self.config_path()
-            block = context.context_block([(h.name, h.uri) for h in all_hosts], self.prometheus_url)
+            block = context.context_block([(h.name, h.uri) for h in all_hosts], self.prometheus_url,
+                                          ssh_config=str(self.ssh_config))
             if st.config_path and st.config_path != str(path):
                 # NOVACRON_CONFIG changed since the last `up`: one lab, one context.
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
@@ -145,6 +172,10 @@ class Lab:
             removed = self._remove_guests(st)
             for hs in st.hosts.values():
                 host.stop_host(self.layout.host(hs.index), hs)
+                save(self.layout.state_file, st)
+            if st.bastion is not None:
+                bastion.stop_bastion(st.bastion)
+                st.bastion = None
                 save(self.layout.state_file, st)
             if st.prometheus is not None:
                 stop(st.prometheus)
@@ -227,3 +258,14 @@ class Lab:
                 stop(old)
             host.start_daemon("libvirtd", layout, hs)
             save(self.layout.state_file, st)
+
+    def pause_bastion(self) -> None:
+        """SIGSTOP the bastion's sshd and sessions: its port stays open, nothing answers."""
+        st = self.state()
+        if st.bastion is not None:
+            bastion.signal_all(st.bastion, signal.SIGSTOP)
+
+    def continue_bastion(self) -> None:
+        st = self.state()
+        if st.bastion is not None:
+            bastion.signal_all(st.bastion, signal.SIGCONT)

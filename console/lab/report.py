@@ -48,6 +48,11 @@ class LabStatus:
     config_path: str | None
     accel: str | None
     """'kvm' or 'qemu' (emulation)."""
+    bastion_port: int | None = None
+    bastion_alive: bool = False
+    ssh_config: str | None = None
+    """The ssh client config `lab up` wrote (hosts behind the bastion), and its text."""
+    ssh_config_text: str = ""
 
 
 def _guests_running(uri: str) -> int | None:
@@ -75,11 +80,17 @@ def collect(lab: Lab) -> LabStatus:
             guests_running=_guests_running(layout.uri) if libvirtd_ok else None,
         ))
     prom = st.prometheus
+    bastion = st.bastion
+    ssh_config = lab.ssh_config if lab.ssh_config.exists() else None
     return LabStatus(
         root=str(lab.layout.root), up=bool(st.hosts), hosts=hosts,
         prometheus_url=lab.prometheus_url, prometheus_pid=prom.pid if prom else None,
         prometheus_alive=bool(prom and is_alive(prom)), config_path=st.config_path,
         accel=st.accel,
+        bastion_port=lab.bastion.ssh_port if bastion else None,
+        bastion_alive=bool(bastion and "sshd" in bastion.procs and is_alive(bastion.procs["sshd"])),
+        ssh_config=str(ssh_config) if ssh_config else None,
+        ssh_config_text=ssh_config.read_text() if ssh_config else "",
     )
 
 
@@ -109,4 +120,13 @@ def as_text(status: LabStatus) -> str:
         if status.prometheus_url:
             lines.append("context 'lab-prom': inventory from Prometheus, libvirt only to act  "
                          "(novacron --context lab-prom)")
+    if status.bastion_port is not None:
+        state = "up" if status.bastion_alive else "DOWN"
+        lines.append(f"bastion labbastion 127.0.0.1:{status.bastion_port} {state}")
+    if status.ssh_config:
+        if status.config_path:
+            lines.append("context 'lab-ssh': every host through the bastion, asyncssh  "
+                         "(novacron --context lab-ssh)")
+        lines.append(f"ssh config {status.ssh_config}:")
+        lines += ["    " + line for line in status.ssh_config_text.splitlines()]
     return "\n".join(lines)

@@ -48,6 +48,8 @@ class LabState:
     accel: str | None = None
     """'kvm' or 'qemu' (emulation), chosen once by the boot probe."""
     port_offset: int | None = None
+    bastion: HostState | None = None
+    """The bastion's namespace holder and sshd (index 0), once `lab up` started it."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class LabState:
             "config_created": self.config_created,
             "accel": self.accel,
             "port_offset": self.port_offset,
+            "bastion": self.bastion.to_json() if self.bastion else None,
         }
 
     @classmethod
@@ -67,6 +70,7 @@ class LabState:
         if data.get("version") != VERSION:
             raise ValueError(f"unknown lab state version {data.get('version')!r}")
         prom = data.get("prometheus")
+        bastion = data.get("bastion")
         return cls(
             hosts={n: HostState.from_json(h) for n, h in data.get("hosts", {}).items()},
             prometheus=Proc.from_json(prom) if prom else None,
@@ -76,6 +80,7 @@ class LabState:
             config_created=bool(data.get("config_created", False)),
             accel=data.get("accel"),
             port_offset=data.get("port_offset"),
+            bastion=HostState.from_json(bastion) if bastion else None,
         )
 
 
