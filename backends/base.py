@@ -86,6 +86,23 @@ class HostFacts:
     uptime_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedKey:
+    """A host key refused on the way to a host (on the host itself or a jump host)."""
+
+    host: str
+    """The host the operator asked for."""
+    hop: str
+    """The server whose key was refused (the host, or a bastion on the way)."""
+    address: str
+    fingerprint: str
+    """SHA256 of the key offered."""
+    verdict: str
+    """"Host key unknown", "Host key changed" or "Host key revoked"."""
+    on_file: tuple[str, ...] = ()
+    """SHA256 of the keys known_hosts has for it (a changed key)."""
+
+
 @runtime_checkable
 class HostLink(Protocol):
     """A live link to one host that carries other connections (SSH, through bastions): the
@@ -105,6 +122,15 @@ class HostLink(Protocol):
 
     async def facts(self, timeout_s: float) -> HostFacts | None:
         """Load, memory and uptime; None when the host does not serve them."""
+        ...
+
+    def refused_key(self) -> RefusedKey | None:
+        """The host key refused on the way to this host, if the last attempt was refused."""
+        ...
+
+    async def accept_key(self, fingerprint: str) -> str:
+        """Trust that refused key, if it is unknown (never a changed or revoked one) and
+        `fingerprint` is its SHA256; returns the known_hosts file written."""
         ...
 
     def close(self) -> None:

@@ -118,6 +118,8 @@ class SshHost:
         self._failures = 0
         self._retry_at = 0.0
         self._error: NovaError | None = None
+        self.refused: HostKeyCheck | None = None
+        """The last refused host key of this hop (cleared by a successful connect)."""
 
     @property
     def connected(self) -> bool:
@@ -140,7 +142,7 @@ class SshHost:
                 self._retry_at = loop.time() + backoff_s(self._failures)
                 self._error = err
                 raise
-            self._failures, self._error = 0, None
+            self._failures, self._error, self.refused = 0, None, None
             self._conn = conn
             self.connects += 1
             return conn
@@ -148,6 +150,17 @@ class SshHost:
     def retry_now(self) -> None:
         """Forget the backoff (after the operator fixed something: an accepted key)."""
         self._retry_at = 0.0
+        if self.jump is not None:
+            self.jump.retry_now()
+
+    def refusal(self) -> SshHost | None:
+        """The hop on the way here (this one or a jump host) whose key was refused last."""
+        hop: SshHost | None = self
+        while hop is not None:
+            if hop.refused is not None:
+                return hop
+            hop = hop.jump
+        return None
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         hop = self.hop
@@ -166,6 +179,7 @@ class SshHost:
         try:
             return await asyncssh.connect(hop.alias, **options)
         except asyncssh.HostKeyNotVerifiable as exc:
+            self.refused = check
             raise check.error(exc) from exc
         except (asyncssh.Error, OSError, ValueError, TimeoutError) as exc:
             raise translate(exc, hop, self.jump.hop if self.jump else None) from exc

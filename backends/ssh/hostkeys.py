@@ -38,6 +38,7 @@ class HostKeyCheck:
     hop: Hop
     offered: str | None = None
     """SHA256 fingerprint of the key the server offered (once the hook saw it)."""
+    offered_key: Any = None
     verdict: Code | None = None
     on_file: list[KeyOnFile] = field(default_factory=list)
     revoked_on_file: list[KeyOnFile] = field(default_factory=list)
@@ -73,6 +74,7 @@ class HostKeyCheck:
     def refuse(self, key: Any) -> bool:
         """The client hook: remember what was offered and why it is refused; never accept."""
         self.offered = key.get_fingerprint("sha256")
+        self.offered_key = key
         if key in self._revoked:
             self.verdict = Code.HOST_KEY_REVOKED
         elif self.on_file:
@@ -130,3 +132,20 @@ def known_hosts_line(hop: Hop, key: Any) -> str:
     """The line that makes `key` trusted for `hop` (OpenSSH's format, port form when not 22)."""
     name = hop.hostname if hop.port == 22 else f"[{hop.hostname}]:{hop.port}"
     return f"{name} {key.export_public_key('openssh').decode().strip()}\n"
+
+
+def trust(hop: Hop, check: HostKeyCheck, fingerprint: str) -> Path:
+    """Add the key `check` refused as unknown to the hop's first known_hosts file, once the
+    operator typed its fingerprint back. A changed or revoked key is never added here."""
+    if check.verdict is not Code.HOST_KEY_UNKNOWN or check.offered_key is None:
+        shown = check.verdict.message.lower() if check.verdict else "not refused"
+        raise NovaError(Code.NOT_CONFIRMED, f"{hop.alias}: {shown}",
+                        "only an unknown key can be accepted from the console")
+    if fingerprint.strip() != check.offered:
+        raise NovaError(Code.NOT_CONFIRMED, f"{hop.alias}: fingerprint does not match",
+                        f"the host offered {check.offered}")
+    target = hop.known_hosts[0]
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(known_hosts_line(hop, check.offered_key))
+    return target

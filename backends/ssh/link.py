@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
-from backends.base import HostFacts
+from backends.base import HostFacts, RefusedKey
 from console.errors import Code, NovaError
 
 from .connection import POOL, SshHost
+from .hostkeys import trust
 from .loop import call, call_blocking, submit
 from .sshconfig import config_paths
 
@@ -67,6 +68,34 @@ class SshLink:
         except TimeoutError as exc:
             raise NovaError(Code.TIMEOUT, f"host facts of {self.name}",
                             f"no answer within {timeout_s:g} s") from exc
+
+    def refused_key(self) -> RefusedKey | None:
+        """The host key refused on the way to this host (on any hop), for the operator to
+        see and, when it is unknown, accept (a snapshot, from any thread)."""
+        host = self._host
+        hop = host.refusal() if host is not None else None
+        check = hop.refused if hop is not None else None
+        if hop is None or check is None or check.verdict is None:
+            return None
+        return RefusedKey(host=self.name, hop=hop.hop.alias,
+                          address=f"{hop.hop.hostname} port {hop.hop.port}",
+                          fingerprint=check.offered or "", verdict=check.verdict.message,
+                          on_file=tuple(k.fingerprint for k in check.on_file))
+
+    async def _accept(self, fingerprint: str) -> str:
+        host = self._entry()
+        hop = host.refusal()
+        if hop is None or hop.refused is None:
+            raise NovaError(Code.NOT_CONFIRMED, self.name, "no host key was refused on the way")
+        written = trust(hop.hop, hop.refused, fingerprint)
+        hop.refused = None
+        host.retry_now()
+        return str(written)
+
+    async def accept_key(self, fingerprint: str) -> str:
+        """Trust the unknown key refused on the way to this host, once the operator typed its
+        fingerprint; returns the known_hosts file written. Changed/revoked keys: refused."""
+        return await call(self._accept(fingerprint))
 
     async def _close(self) -> None:
         host, self._host = self._host, None

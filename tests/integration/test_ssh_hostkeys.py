@@ -4,6 +4,8 @@ any login; configs that switch checking off are refused. Real sshd servers, real
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from console.errors import Code, NovaError
@@ -86,3 +88,57 @@ async def test_config_that_disables_checking_is_refused(sshlab: SshLab, setting:
     assert err.kind is Code.CONFIG_INVALID
     assert setting.split()[0] in str(err) and "disables host key checking" in str(err)
     assert lab.bastion.logins() == logins  # refused before connecting anywhere
+
+
+async def test_an_unknown_key_is_accepted_only_with_its_fingerprint(sshlab: SshLab) -> None:
+    lab = sshlab
+    kvm1 = lab.hypervisors["kvm1"]
+    config = lab.config(known_hosts=lab.known_hosts_line(lab.bastion))
+    backend = lab.backend("kvm1", config)
+    try:
+        with pytest.raises(NovaError):
+            await backend.hosts()
+        link = backend.transport.link
+        refused = link.refused_key()
+        assert (refused.hop, refused.verdict, refused.fingerprint) == ("kvm1", "Host key unknown",
+                                                                       kvm1.fingerprint)
+        with pytest.raises(NovaError) as wrong:
+            await link.accept_key("SHA256:not-what-it-offered")
+        assert wrong.value.kind is Code.NOT_CONFIRMED
+        written = await link.accept_key(kvm1.fingerprint)
+        assert written == str(config.parent / "known_hosts")
+        assert openssh_finds(written, kvm1.port)  # OpenSSH's own tools read the line back
+        assert [vm.name for vm in await backend.vms()] == [GUEST]
+        assert link.refused_key() is None
+    finally:
+        await backend.close()
+
+
+async def test_a_changed_key_cannot_be_accepted(sshlab: SshLab) -> None:
+    lab = sshlab
+    kvm1 = lab.hypervisors["kvm1"]
+    impostor = keygen(lab.root / "impostor_key", "what known_hosts believes")
+    config = lab.config(known_hosts=lab.known_hosts_line(lab.bastion)
+                        + lab.known_hosts_line(kvm1, key=impostor))
+    before = (config.parent / "known_hosts").read_text()
+    backend = lab.backend("kvm1", config)
+    try:
+        with pytest.raises(NovaError):
+            await backend.hosts()
+        link = backend.transport.link
+        refused = link.refused_key()
+        assert refused.verdict == "Host key changed"
+        assert refused.on_file == (fingerprint(impostor),)
+        with pytest.raises(NovaError) as caught:
+            await link.accept_key(kvm1.fingerprint)
+        assert caught.value.kind is Code.NOT_CONFIRMED
+        assert "only an unknown key" in str(caught.value)
+        assert (config.parent / "known_hosts").read_text() == before
+    finally:
+        await backend.close()
+
+
+def openssh_finds(known_hosts: str, port: int) -> bool:
+    found = subprocess.run(["ssh-keygen", "-F", f"[127.0.0.1]:{port}", "-f", known_hosts],
+                           capture_output=True, text=True)
+    return found.returncode == 0 and "ssh-ed25519" in found.stdout
