@@ -114,6 +114,9 @@ class SshHost:
         self._sftp: Any = None
         self._sftp_conn: Any = None
         self._no_sftp: Any = None
+        self._handles: dict[str, Any] = {}
+        """/proc files kept open: a re-read at offset 0 regenerates them, so a poll's facts
+        cost one round trip (three reads in flight) instead of open, read, close each."""
         """The connection whose server refused SFTP (asked again after a reconnect)."""
         self._failures = 0
         self._retry_at = 0.0
@@ -196,6 +199,7 @@ class SshHost:
             forward.remove()
         self._forwards.clear()
         self._sftp = self._sftp_conn = None
+        self._handles = {}
 
     async def local_socket(self, remote_path: str) -> str:
         """A local socket (in the 0700 directory) forwarded to `remote_path` on this hop."""
@@ -224,14 +228,15 @@ class SshHost:
         if self._sftp is None or self._sftp_conn is not conn:
             try:
                 self._sftp, self._sftp_conn = await conn.start_sftp_client(), conn
+                self._handles = {}
             except asyncssh.Error as exc:  # no sftp subsystem: no facts, not an outage
                 log.info("no SFTP, no host facts: %s", exc, extra={"host": self.hop.alias})
                 self._no_sftp = conn
                 return None
         try:
-            contents = [await self._read(path) for path in host_facts.FILES]
+            contents = await asyncio.gather(*(self._read(path) for path in host_facts.FILES))
         except (asyncssh.Error, OSError) as exc:
-            self._sftp = None
+            self._sftp, self._handles = None, {}
             raise translate(exc, self.hop, self.jump.hop if self.jump else None) from exc
         try:
             return host_facts.parse(*contents)
@@ -240,8 +245,10 @@ class SshHost:
             return None
 
     async def _read(self, path: str) -> bytes:
-        async with self._sftp.open(path, "rb") as handle:
-            return bytes(await handle.read(host_facts.READ_SIZE))
+        handle = self._handles.get(path)
+        if handle is None:
+            handle = self._handles[path] = await self._sftp.open(path, "rb")
+        return bytes(await handle.read(host_facts.READ_SIZE, 0))
 
     def release(self) -> None:
         """One user fewer; the last one closes the connection and releases the jump host."""
