@@ -3,11 +3,12 @@
 N hosts (`NOVACRON_BENCH_SSH_HOSTS`, default 50; 10 with --quick) are N real sshd processes
 behind one bastion sshd, each forwarding to the same test-driver libvirtd's unix socket; the
 baseline reaches that libvirtd over `test+tcp://`. A sweep is what one fleet poll does per
-host: `hosts()` (with the SFTP /proc facts on the SSH side) and `vms()`, all hosts at once.
+host: `hosts()` (with the SFTP /proc facts on the SSH side) and `vms()`, all hosts at once;
+one row repeats it without the facts, the libvirt calls alone.
 
 Rows (label, ours, baseline, verdict):
 - first sweep (connects every host: SSH through the bastion, vs libvirt's own TCP);
-- warm sweep, median of rounds;
+- warm sweep, median of rounds (with and without the /proc facts);
 - SSH handshake to one host through one and two jump hosts, vs straight to it (fresh
   connections each time, median).
 """
@@ -33,21 +34,26 @@ SWEEP_TARGET_S = 2.0
 """A warm sweep of every host must fit well inside the default poll interval (5 s)."""
 
 
-async def sweep(backends: list[Any]) -> float:
+async def sweep(backends: list[Any], facts: bool = True) -> float:
     started = time.monotonic()
 
     async def one(backend: Any) -> None:
-        await backend.hosts()
+        if facts:
+            await backend.hosts()
+        else:  # the same libvirt calls as hosts(), without the SFTP /proc reads
+            await backend._call(backend._read_host)
         await backend.vms()
 
     await asyncio.gather(*(one(b) for b in backends))
     return time.monotonic() - started
 
 
-async def sweeps(backends: list[Any]) -> tuple[float, float]:
+async def sweeps(backends: list[Any]) -> tuple[float, float, float]:
+    """First sweep, then the medians of warm sweeps with and without host facts."""
     first = await sweep(backends)
     warm = [await sweep(backends) for _ in range(ROUNDS)]
-    return first, statistics.median(warm)
+    bare = [await sweep(backends, facts=False) for _ in range(ROUNDS)]
+    return first, statistics.median(warm), statistics.median(bare)
 
 
 async def handshakes(lab: SshLab, host: str, jumps: tuple[str, ...]) -> float:
@@ -70,8 +76,8 @@ async def measure(lab: SshLab, daemon: TestLibvirtd, names: list[str]) -> list[t
     ours = [lab.backend(name, config) for name in names]
     direct = [LibvirtBackend(name, daemon.tcp_uri) for name in names]
     try:
-        first_ssh, warm_ssh = await sweeps(ours)
-        first_tcp, warm_tcp = await sweeps(direct)
+        first_ssh, warm_ssh, bare_ssh = await sweeps(ours)
+        first_tcp, warm_tcp, _ = await sweeps(direct)  # direct hosts have no facts to read
     finally:
         for backend in (*ours, *direct):
             await backend.close()
@@ -85,6 +91,8 @@ async def measure(lab: SshLab, daemon: TestLibvirtd, names: list[str]) -> list[t
          f"x{first_ssh / first_tcp:.1f} (SSH via bastion vs libvirt TCP)"),
         (f"warm sweep, {n} hosts, median of {ROUNDS}", f"{warm_ssh * 1000:.0f} ms",
          f"{warm_tcp * 1000:.0f} ms TCP", f"<= {SWEEP_TARGET_S:g} s: {verdict} (x{warm_ssh / warm_tcp:.1f})"),
+        ("  the same libvirt calls, no /proc facts", f"{bare_ssh * 1000:.0f} ms",
+         f"{warm_tcp * 1000:.0f} ms TCP", f"x{bare_ssh / warm_tcp:.1f}"),
         ("SSH handshake through 1 jump host", f"{one * 1000:.0f} ms", f"{zero * 1000:.0f} ms direct",
          f"median of {HANDSHAKES}"),
         ("SSH handshake through 2 jump hosts", f"{two * 1000:.0f} ms", f"{zero * 1000:.0f} ms direct",
