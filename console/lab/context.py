@@ -75,7 +75,7 @@ def ssh_context_lines(hosts: list[tuple[str, str]], prometheus_url: str | None, 
     return lines
 
 
-def _ours(name: str) -> tuple[str, str]:
+def _ours(name: str) -> tuple[str, ...]:
     """The contexts the lab writes under `name`: it and its Prometheus and SSH companions."""
     return name, name + PROM_SUFFIX, name + SSH_SUFFIX
 

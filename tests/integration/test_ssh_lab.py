@@ -16,7 +16,7 @@ import pytest
 from backends import registry
 from console.config import load_settings
 from console.errors import NovaError
-from console.lab import Lab
+from console.lab.lab import Lab
 from console.lab.report import as_text
 from tests.integration.lab_fixture import guest_names, lab, lab_session, virsh
 
