@@ -14,7 +14,7 @@ from console.fleet.capacity import HostCapacity, host_capacity
 from console.models import FleetSnapshot
 from screens.drain_dialog import open_drain_dialog
 from screens.inventory import InventoryScreen
-from screens.rows import HOST_COLUMNS, host_row
+from screens.rows import HOST_COLUMNS, host_detail, host_key_trouble, host_row
 from widgets.footer import Footer
 from widgets.format import sparkline
 from widgets.resource_table import ResourceTable
@@ -42,6 +42,8 @@ class HostsScreen(Screen[None]):
 
     DEFAULT_CSS = """
     HostsScreen #host-summary { height: 1; color: $foreground-muted; padding: 0 1; }
+    HostsScreen #host-detail { width: 100%; height: auto; max-height: 4; padding: 0 1;
+                               display: none; }
     """
 
     def __init__(self) -> None:
@@ -53,6 +55,7 @@ class HostsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusHeader()
         yield ResourceTable(HOST_COLUMNS, id="hosts")
+        yield Label("", id="host-detail", markup=False)
         yield Label("", id="host-summary")
         yield Footer()
 
@@ -87,13 +90,33 @@ class HostsScreen(Screen[None]):
         cpus = sum(c.host.cpus for c in caps)
         vcpus = sum(c.vcpus_allocated for c in caps)
         down = sum(1 for c in caps if c.host.stale)
+        refused = sum(1 for c in caps if host_key_trouble(c.host))
         text = f"{len(caps)} hosts  {vcpus}/{cpus} vCPU allocated"
         if down:
             text += f"  {down} stale or down"
+        if refused:
+            text += f"  {refused} refused for their host key"
         text += f"  sort: {self.sort_column}{' (reversed)' if self.sort_reverse else ''}"
         summary = self.query_one("#host-summary", Label)
         if str(summary.content) != text:
             summary.update(text)
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected host's error (a refused host key says which, with fingerprints), or
+        its /proc figures; the line is hidden when there is nothing to say."""
+        key = self.table.cursor_key
+        host = next((c.host for c in self._capacity
+                     if f"{c.host.backend}/{c.host.name}" == key), None)
+        text = host_detail(host) if host is not None else ""
+        detail = self.query_one("#host-detail", Label)
+        if str(detail.content) != text:
+            detail.update(text)
+        detail.display = bool(text)
+
+    @on(ResourceTable.RowHighlighted, "#hosts")
+    def _highlighted(self, _event: ResourceTable.RowHighlighted) -> None:
+        self._show_detail()
 
     def action_sort_next(self) -> None:
         self.sort_column = SORT_ORDER[(SORT_ORDER.index(self.sort_column) + 1) % len(SORT_ORDER)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from console.errors import Code
 from console.fleet.capacity import HostCapacity
-from console.models import VM, VMState
+from console.models import VM, Host, VMState
 from widgets.format import human_bytes, human_duration
 from widgets.resource_table import Column, Row
 
@@ -80,16 +81,45 @@ def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
+_HOST_KEY_TROUBLE = {code.code: code.message.lower() for code in
+                     (Code.HOST_KEY_UNKNOWN, Code.HOST_KEY_CHANGED, Code.HOST_KEY_REVOKED)}
+
+
+def host_key_trouble(host: Host) -> str:
+    """"host key unknown/changed/revoked" when that is why the host is not reached, else ''.
+
+    Said on the host's own row: such a host is refused (no connection is made), which an
+    operator must not mistake for an ordinary outage."""
+    return _HOST_KEY_TROUBLE.get(host.error.split(":", 1)[0], "") if host.error else ""
+
+
+def host_detail(host: Host) -> str:
+    """The line under the hosts table for the selected host: why it is not reached (the
+    backend's own words), else what its kernel says (an SSH-reached host's /proc)."""
+    if host.error:
+        return f"{host.name}: {host.error}"
+    if host.uptime_s is None:
+        return ""
+    parts = [host.name]
+    if host.load_1m is not None:
+        parts.append(f"load {host.load_1m:.2f} {host.load_5m or 0:.2f} {host.load_15m or 0:.2f}")
+    if host.memory_available_bytes is not None:
+        parts.append(f"{human_bytes(host.memory_available_bytes)} available")
+    parts.append(f"up {human_duration(host.uptime_s)}")
+    return "  ".join(parts) + "  (its /proc, over SSH)"
+
+
 def host_row(cap: HostCapacity, cpu_trend: str = "") -> Row:
     """One hosts-screen row: allocation vs capacity, use, and what is left."""
     host = cap.host
+    trouble = host_key_trouble(host)
     used_ratio = None
     if cap.memory_used is not None and host.memory_bytes:
         used_ratio = cap.memory_used / host.memory_bytes
     return Row(
         key=host.backend + "/" + host.name,
         cells=(
-            host.name,
+            f"{host.name} ({trouble})" if trouble else host.name,
             host.state.value,
             f"{cap.running}/{cap.vm_count}",
             f"{cap.vcpus_allocated}/{host.cpus or UNKNOWN}",

@@ -11,6 +11,9 @@ from backends.libvirt.source import LibvirtSource
 from backends.libvirt.tunnel import tunnelled_uri
 from backends.ssh.connection import BACKOFF_MAX_S, backoff_s
 from backends.ssh.facts import parse
+from console.errors import Code, NovaError
+from console.models import Host
+from screens.rows import host_detail, host_key_trouble
 
 
 @pytest.mark.parametrize(("uri", "expected"), [
@@ -58,3 +61,18 @@ def test_a_libvirt_source_over_ssh_needs_its_alias() -> None:
         LibvirtSource(name="kvm", uri="qemu:///system", ssh_host="kvm")
     ok = LibvirtSource(name="kvm", uri="qemu+tls://kvm/system", transport="ssh", ssh_host="kvm")
     assert ok.libvirt_socket == "/var/run/libvirt/libvirt-sock"
+
+
+def test_a_refused_host_key_is_said_on_the_hosts_row_and_detail() -> None:
+    error = str(NovaError(Code.HOST_KEY_CHANGED, "kvm1 (10.0.0.1 port 22) offered SHA256:new; "
+                          "known_hosts has SHA256:old (~/.ssh/known_hosts)"))
+    refused = Host(id="kvm1", name="kvm1", backend="kvm1", stale=True, error=error)
+    assert host_key_trouble(refused) == "host key changed"
+    assert host_detail(refused).startswith("kvm1: NOVA-2005: Host key changed: kvm1 (10.0.0.1")
+    down = Host(id="kvm2", name="kvm2", backend="kvm2", stale=True,
+                error=str(NovaError(Code.HOST_UNREACHABLE, "ssh to kvm2", "connection refused")))
+    assert host_key_trouble(down) == ""
+    up = Host(id="kvm3", name="kvm3", backend="kvm3", load_1m=0.5, load_5m=0.25, load_15m=0.125,
+              memory_available_bytes=8 << 30, uptime_s=90061)
+    assert host_detail(up) == "kvm3  load 0.50 0.25 0.12  8 GiB available  up 1d  (its /proc, over SSH)"
+    assert host_detail(Host(id="d", name="d", backend="d")) == ""
