@@ -105,8 +105,6 @@ class SshHost:
         self.paths = paths
         self.jump = jump
         self.refs = 0
-        self.connects = 0
-        """Successful connects so far (tests and the bench read it)."""
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
         self._forward_lock = asyncio.Lock()
@@ -114,10 +112,10 @@ class SshHost:
         self._sftp: Any = None
         self._sftp_conn: Any = None
         self._no_sftp: Any = None
+        """The connection whose server refused SFTP (asked again after a reconnect)."""
         self._handles: dict[str, Any] = {}
         """/proc files kept open: a re-read at offset 0 regenerates them, so a poll's facts
         cost one round trip (three reads in flight) instead of open, read, close each."""
-        """The connection whose server refused SFTP (asked again after a reconnect)."""
         self._failures = 0
         self._retry_at = 0.0
         self._error: NovaError | None = None
@@ -147,7 +145,6 @@ class SshHost:
                 raise
             self._failures, self._error, self.refused = 0, None, None
             self._conn = conn
-            self.connects += 1
             return conn
 
     def retry_now(self) -> None:
