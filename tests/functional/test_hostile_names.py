@@ -134,10 +134,11 @@ async def test_table_detail_dialog_notification_audit(hostile: Path, tmp_path: P
     await store.close()
 
 
-def _read(fd: int, seconds: float) -> bytes:
+def _read(fd: int, seconds: float, until: bytes = b"") -> bytes:
+    """What the program writes for `seconds`, or until `until` appears (whichever first)."""
     out = b""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (until and until in out):
         ready, _, _ = select.select([fd], [], [], 0.1)
         if ready:
             try:
@@ -164,7 +165,8 @@ def test_no_raw_control_bytes_reach_the_terminal(hostile: Path) -> None:
                             stderr=slave, env=env, close_fds=True, start_new_session=True)
     os.close(slave)
     try:
-        out = _read(master, 4.0)
+        out = _read(master, 60.0, until=b"evil")  # the first paint, however slow the machine
+        out += _read(master, 1.0)
         for keys in (b"\r", b"\x1b", b"d", b"\x1b", b"F", b"\x1b", b"5"):
             os.write(master, keys)
             out += _read(master, 1.0)
