@@ -27,13 +27,26 @@ def snap(hosts: list[Host], vms: list[VM]) -> FleetSnapshot:
     return FleetSnapshot(context="t", taken_at=0, hosts=tuple(hosts), vms=tuple(vms))
 
 
-def test_targets_ranked_by_free_memory_then_vcpus_after_the_move() -> None:
+def test_targets_ranked_by_the_schedulers_score_memory_and_vcpus_alike() -> None:
+    # d: 30 of 32 GiB but 6 of 8 vCPUs left; c: 29 of 32 GiB and 13 of 16 vCPUs: c wins.
     s = snap([host("a"), host("b", mem_gib=8), host("c", mem_gib=32), host("d", mem_gib=32, cpus=2)],
              [vm("web", "a"), vm("x", "c", mem_gib=1, vcpus=1)])
     ranked = rank_targets(s.vms[0], s)
-    assert [c.host.name for c in ranked] == ["d", "c", "b"]
-    assert ranked[0].free_memory_after == 30 * GIB
-    assert ranked[1].free_memory_after == 29 * GIB
+    assert [c.host.name for c in ranked] == ["c", "d", "b"]
+    assert ranked[0].free_memory_after == 29 * GIB
+    assert ranked[1].free_memory_after == 30 * GIB
+
+
+def test_an_empty_host_beats_one_with_as_much_memory_but_few_vcpus_left() -> None:
+    # The lab after a drain: labhost3 ran six guests (vCPUs nearly all taken), labhost1 none.
+    busy = [vm(f"g{i}", "labhost3", mem_gib=1, vcpus=1) for i in range(6)]
+    s = snap([host("labhost1", mem_gib=8, cpus=2), host("labhost2", mem_gib=16, cpus=2),
+              host("labhost3", mem_gib=14, cpus=2)],
+             [*busy, vm("web", "labhost2", mem_gib=2, vcpus=1)])
+    ranked = rank_targets(s.vms[-1], s)
+    assert [(c.host.name, c.free_memory_after // GIB, c.free_vcpus_after) for c in ranked] == [
+        ("labhost1", 6, 7), ("labhost3", 6, 1)]
+    assert "vCPUs left after" in ranked[0].why()
 
 
 def test_failing_targets_sort_last_and_say_why() -> None:
