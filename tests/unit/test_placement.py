@@ -9,7 +9,14 @@ import pytest
 
 from console.fleet.capacity import host_capacity
 from console.models import VM, FleetSnapshot, Host, HostState, VMState
-from console.provision.placement import Demand, Overcommit, place, reserve, spread_value
+from console.provision.placement import (
+    DEFAULT_OVERCOMMIT,
+    Demand,
+    Overcommit,
+    place,
+    reserve,
+    spread_value,
+)
 
 GIB = 2**30
 
@@ -35,7 +42,7 @@ class Case:
     """Host names best first."""
     refused: dict[str, str] = field(default_factory=dict)
     """Host -> a check name that must fail there (everything not listed passes)."""
-    limits: Overcommit = Overcommit()
+    limits: Overcommit = DEFAULT_OVERCOMMIT
 
 
 CASES = {
