@@ -13,14 +13,16 @@ protocol declares, so a backend implements only what it can really do: there are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.models import VM, Alert, Host, MetricSample, Migration, Snapshot, VMState
+
+T = TypeVar("T")
 
 
 class SourceConfig(BaseModel):
@@ -71,6 +73,9 @@ class BackendKind:
     description: str = ""
     example: Mapping[str, Any] = field(default_factory=dict)
     """A minimal config entry, shown by `novacron config kinds`."""
+    template: type[BaseModel] | None = None
+    """The kind's own fields of a context's `templates` entry (what a new VM is made from:
+    a base image, an AMI, a template VM); None: the kind does not create VMs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +319,62 @@ class Resized:
 
     live: bool
     note: str = ""
+
+
+StepReport = Callable[[str, str, str], Awaitable[None]]
+"""(step, status, detail): status is `started`, `ok`, `failed`, `undoing` or `undone`."""
+
+saga_steps: ContextVar[StepReport | None] = ContextVar("novacron_saga_steps", default=None)
+"""Where a multi-step backend call (`create_vm`) reports each step and each compensation;
+set by the console around the call (the audit records them, the TUI shows progress)."""
+
+
+async def report_step(step: str, status: str, detail: str = "") -> None:
+    """Tell the console about one step of the running call (nothing when nobody listens)."""
+    report = saga_steps.get()
+    if report is not None:
+        await report(step, status, detail)
+
+
+class Saga:
+    """Steps done so far and how to undo them: a failure at any step undoes the earlier ones,
+    newest first, each reported, so nothing is left half-made.
+
+        async with Saga() as saga:
+            vol = await saga.step("volume", "pool/x.qcow2", make_volume, undo=delete_volume)
+    """
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[str, str, Callable[[], Awaitable[Any]]]] = []
+
+    async def step(self, name: str, detail: str, do: Callable[[], Awaitable[T]],
+                   undo: Callable[[T], Awaitable[Any]] | None = None) -> T:
+        await report_step(name, "started", detail)
+        try:
+            value = await do()
+        except BaseException as exc:
+            await report_step(name, "failed", f"{detail}: {exc}")
+            raise
+        await report_step(name, "ok", detail)
+        if undo is not None:
+            self._undo.append((name, detail, lambda: undo(value)))
+        return value
+
+    async def __aenter__(self) -> Saga:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: Any) -> None:
+        if exc is None:
+            return
+        for name, detail, undo in reversed(self._undo):
+            await report_step(name, "undoing", detail)
+            try:
+                await undo()
+            except Exception as err:  # keep undoing the rest; say what stays behind
+                await report_step(name, "failed", f"undo of {detail}: {err}")
+                continue
+            await report_step(name, "undone", detail)
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from platformdirs import user_config_path, user_state_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from backends import registry
@@ -47,6 +47,47 @@ else:
     Source = _source_union()
 
 
+class TemplateConfig(BaseModel):
+    """What a new VM is made from, and its default size. `kind` names the backend kind that
+    makes it; the kind's own fields (libvirt: pool, base_volume, network…; EC2: ami,
+    instance_type…) sit beside the common ones and are validated by that kind's model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+    description: str = ""
+    vcpus: int = Field(1, ge=1, description="Default vCPUs.")
+    memory: ByteSize = Field(ByteSize(512 * 2**20), description="Default memory, e.g. \"2GiB\".")
+    disk: ByteSize = Field(ByteSize(0), description="Default disk size (0: the image's own).")
+    tags: list[str] = Field(default_factory=list, description="Tags every VM made from it gets.")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> TemplateConfig:
+        names = [k.name for k in registry.kinds()]
+        if self.kind not in names:
+            hint = difflib.get_close_matches(self.kind, names, n=1)
+            raise ValueError(f"no backend of kind {self.kind!r} is installed"
+                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        model = registry.kind(self.kind).template
+        if model is None:
+            raise ValueError(f"the {self.kind} kind cannot create VMs (it has no templates)")
+        model.model_validate(self.model_extra or {})
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        """The kind's own fields, validated, with its defaults filled in."""
+        model = registry.kind(self.kind).template
+        assert model is not None
+        return model.model_validate(self.model_extra or {}).model_dump()
+
+
+class OvercommitLimits(_Strict):
+    """How far the scheduler may allocate beyond the hardware of a host."""
+
+    cpu: float = Field(4.0, gt=0, description="vCPUs per physical CPU.")
+    memory: float = Field(1.0, gt=0, description="Guest memory per byte of host RAM.")
+
+
 class Context(_Strict):
     """A named fleet: the sources to poll and how the console treats them."""
 
@@ -55,6 +96,12 @@ class Context(_Strict):
     production: bool = Field(False, description="Mark with the production accent colour.")
     theme: str | None = Field(None, description="Theme name for this context.")
     poll_interval_s: float = Field(5.0, ge=0.5, description="Seconds between polls of a source.")
+    templates: dict[str, TemplateConfig] = Field(default_factory=dict,
+                                                 description="What new VMs are made from.")
+    overcommit: OvercommitLimits = Field(default_factory=OvercommitLimits)
+    spread_by: str = Field("", description=(
+        "A tag key (e.g. role): two VMs with the same value share a host only when no other "
+        "fits."))
 
 
 class UISettings(_Strict):

@@ -28,6 +28,7 @@ class Code(Enum):
     OPERATION_IN_PROGRESS = ("NOVA-3003", "Another operation is in progress on this target")
     INVALID_STATE = ("NOVA-3004", "The VM is not in a state that allows this")
     AMBIGUOUS = ("NOVA-3005", "That name matches several VMs")
+    NAME_TAKEN = ("NOVA-3006", "A VM with that name already exists")
     READ_ONLY = ("NOVA-4001", "Refused: the console is read-only")
     NOT_SUPPORTED = ("NOVA-4002", "This backend does not support that action")
     NOT_CONFIRMED = ("NOVA-4003", "Not confirmed")

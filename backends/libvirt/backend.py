@@ -26,10 +26,12 @@ from console.models import VM, Host
 from . import events
 from .addresses import AddressBook
 from .connect import DIRECT, Transport, open_connection
+from .create import CreateMixin
 from .errors import CONNECTION_CODES, translate
 from .migration import MigrationMixin
 from .parse import DomainDetails, domain_details, host_arch, host_from_info, vm_from_stats
 from .power import PowerMixin
+from .resize import ResizeMixin
 from .snapshots import SnapshotsMixin
 from .uri import check_uri
 
@@ -56,11 +58,12 @@ KEEPALIVE_COUNT = 3
 events.silence_default_error_handler()
 
 
-class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin):
+class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin, CreateMixin, ResizeMixin):
     """One libvirt connection URI (one hypervisor host).
 
-    Lifecycle and snapshot actions live in `power.py` and `snapshots.py` (mixins), so this
-    class satisfies `SupportsPower` and `SupportsSnapshots` while staying about connections.
+    Lifecycle, snapshot, create and resize actions live in `power.py`, `snapshots.py`,
+    `create.py` and `resize.py` (mixins), so this class satisfies `SupportsPower`,
+    `SupportsSnapshots`, `SupportsCreate` and `SupportsResize` while staying about connections.
     """
 
     kind = "libvirt"

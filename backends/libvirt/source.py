@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
 
 from backends import registry
 from backends.base import Backend, BackendKind, SourceConfig
@@ -54,6 +54,26 @@ class LibvirtSource(SourceConfig):
         return self
 
 
+class LibvirtTemplate(BaseModel):
+    """The libvirt fields of a template: a base image in a storage pool, and how the guest
+    boots. A new VM's disk is a qcow2 overlay on the base image (or a full copy)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool: str = Field(min_length=1, description="Storage pool holding the base image.")
+    base_volume: str = Field(min_length=1, description="The base image's volume name.")
+    full_copy: bool = Field(False, description="Copy the base image instead of an overlay.")
+    network: str = Field("", description="libvirt network for the NIC (empty: no NIC).")
+    max_vcpus: int = Field(0, ge=0, description="vCPU ceiling for live resize (0: the size).")
+    max_memory: ByteSize = Field(ByteSize(0), description="Memory ceiling for live resize.")
+    kernel: str = Field("", description="Direct kernel boot: the kernel's path on the host.")
+    initrd: str = ""
+    cmdline: str = ""
+    domain_type: Literal["kvm", "qemu"] = "kvm"
+    arch: str = "x86_64"
+    machine: str = "pc"
+
+
 def open_source(config: LibvirtSource, *, read_only: bool) -> Backend:
     from .backend import LibvirtBackend  # the SDK loads here, when a context uses libvirt
 
@@ -73,4 +93,5 @@ KIND = BackendKind(
     description="A KVM/QEMU host through libvirt-python: inventory, lifecycle, snapshots, "
                 "live migration.",
     example={"kind": "libvirt", "name": "kvm-fra-01", "uri": "qemu+tls://kvm-fra-01/system"},
+    template=LibvirtTemplate,
 )
