@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from console.config import Context
+from console.lab.pool import SPREAD_BY, TEMPLATE, LabTemplate
 
 CONTEXT_NAME = "lab"
 PROM_SUFFIX = "-prom"
@@ -35,14 +36,28 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _value(value: object) -> str:
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def context_block(libvirt_hosts: Iterable[tuple[str, str]], prometheus_url: str | None,
-                  name: str = CONTEXT_NAME, ssh_config: str | None = None) -> str:
+                  name: str = CONTEXT_NAME, ssh_config: str | None = None,
+                  template: LabTemplate | None = None) -> str:
     """TOML for the contexts: `name` with one libvirt backend per (host name, URI), then
     Prometheus; with Prometheus also `name`-prom, its inventory from Prometheus and each
     host's URI in `host_uris` (the lab's Prometheus labels every series `instance=<host>`)."""
     hosts = list(libvirt_hosts)
     marker = f"{_MARKER}; `novacron lab down` removes it."
-    lines = [marker, f"[contexts.{name}]", "poll_interval_s = 2.0", ""]
+    lines = [marker, f"[contexts.{name}]", "poll_interval_s = 2.0"]
+    if template is not None:  # what `novacron vm create --template lab-tiny` makes
+        lines += [f"spread_by = {_quote(SPREAD_BY)}", "",
+                  f"[contexts.{name}.templates.{TEMPLATE}]"]
+        lines += [f"{key} = {_value(value)}" for key, value in template.fields().items()]
+    lines.append("")
     for host, uri in hosts:
         lines += [f"[[contexts.{name}.backends]]", 'kind = "libvirt"', f"name = {_quote(host)}",
                   f"uri = {_quote(uri)}", ""]

@@ -23,6 +23,7 @@ from console.lab import (
     host,
     hostdirs,
     image,
+    pool,
     preflight,
     prometheus,
     ssh_access,
@@ -144,6 +145,9 @@ class Lab:
         record()
         conns = {h.index: deploy.connect(h.uri) for h in all_hosts}
         try:
+            for conn in conns.values():
+                pool.ensure_pool(conn, pool.pool_dir(self.layout.images_dir))
+            pool.ensure_base_volume(next(iter(conns.values())))
             names = deploy.ensure_guests(conns, guests, kernel, initrd, st.accel)
         finally:
             for conn in conns.values():
@@ -153,7 +157,8 @@ class Lab:
         if self.write_context:
             path = self.config_path()
             block = context.context_block([(h.name, h.uri) for h in all_hosts], self.prometheus_url,
-                                          ssh_config=str(self.ssh_config))
+                                          ssh_config=str(self.ssh_config),
+                                          template=pool.LabTemplate(kernel, initrd, st.accel))
             if st.config_path and st.config_path != str(path):
                 # NOVACRON_CONFIG changed since the last `up`: one lab, one context.
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
