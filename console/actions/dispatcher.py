@@ -272,7 +272,9 @@ class Dispatcher:
         method = getattr(backend, spec.method)
         token = action_key.set(request.idempotency_key)
         try:
-            call = method(request.target.vm_id, **actions.call_kwargs(spec, dict(request.params)))
+            kwargs = actions.call_kwargs(spec, dict(request.params))
+            call = (spec.call(backend, request.target.vm_id, kwargs) if spec.call is not None
+                    else method(request.target.vm_id, **kwargs))
             return await asyncio.wait_for(call, call_limit(request))
         finally:
             action_key.reset(token)

@@ -10,12 +10,20 @@ and which confirmation the operator must give. Nothing here imports the UI.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from backends.base import SupportsDeallocate, SupportsMigration, SupportsPower, SupportsSnapshots
+from backends.base import (
+    NewVM,
+    SupportsCreate,
+    SupportsDeallocate,
+    SupportsMigration,
+    SupportsPower,
+    SupportsResize,
+    SupportsSnapshots,
+)
 
 
 class Risk(StrEnum):
@@ -104,6 +112,9 @@ class ActionSpec:
     cli: bool = True
     """`novacron vm <verb>` is generated for it (False: its own command group offers it, as
     `vm migrate --to HOST` does with its pre-flight)."""
+    call: Callable[[Any, str, dict[str, object]], Awaitable[Any]] | None = None
+    """How the dispatcher calls the backend when it is not `method(vm_id, **params)`:
+    (backend, vm_id, keyword arguments) → the coroutine. Creating a VM has no id yet."""
 
     @property
     def destructive(self) -> bool:
@@ -116,6 +127,21 @@ SHUTDOWN_TIMEOUT_S = 60.0
 _SNAPSHOT_NAME = Param("snapshot", str, None, "snapshot name", required=True, arg="name")
 
 MIGRATE, CANCEL_MIGRATION, POST_COPY = "vm.migrate", "vm.migrate_cancel", "vm.migrate_post_copy"
+CREATE, RESIZE = "vm.create", "vm.resize"
+
+
+def _create_vm(backend: Any, _vm_id: str, params: dict[str, object]) -> Awaitable[Any]:
+    """`create_vm(NewVM)`: the request's parameters are the new VM's fields."""
+    fields = {**params, "tags": tuple(params.get("tags") or ())}  # type: ignore[call-overload]
+    return backend.create_vm(NewVM(**fields))  # type: ignore[arg-type]
+
+
+def _made(value: Any, _params: Mapping[str, object]) -> str:
+    return f"on {value.host}, {value.state.value}" if value is not None else ""
+
+
+def _resized(value: Any, _params: Mapping[str, object]) -> str:
+    return getattr(value, "note", "")
 
 
 def _disks_left(value: Any, _params: Mapping[str, object]) -> str:
@@ -218,6 +244,30 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Undefine the VM (and its snapshots); optionally remove its storage.",
                params=(Param("remove_storage", bool, False, "also delete the VM's disk files"),),
                aliases=("undefine",), result_note=_disks_left),
+    ActionSpec(
+        CREATE, "New VM", "+", TargetKind.VM, SupportsCreate, "create_vm", Risk.SAFE,
+        Confirm.NONE, "create",
+        "Make a VM from a template on the host the scheduler chose (or the one given).",
+        params=(
+            Param("name", str, None, "the new VM's name", required=True),
+            Param("vcpus", int, None, "vCPUs", required=True),
+            Param("memory_bytes", int, None, "memory in bytes", required=True),
+            Param("disk_bytes", int, 0, "disk size in bytes (0: the image's)"),
+            Param("host", str, "", "host chosen by the scheduler"),
+            Param("template", dict, None, "the template's kind fields"),
+            Param("tags", list, None, "tags"),
+            Param("request_id", str, "", "idempotency: the same id twice makes one VM"),
+        ),
+        call=_create_vm, result_note=_made, announce=True, cli=False, opens="new_vm",
+    ),
+    ActionSpec(
+        RESIZE, "Resize", "R", TargetKind.VM, SupportsResize, "resize", Risk.DISRUPTIVE,
+        Confirm.NONE, "resize",
+        "Change vCPUs and memory: live up to the VM's maximum, otherwise at its next boot.",
+        params=(Param("vcpus", int, None, "vCPUs"),
+                Param("memory_bytes", int, None, "memory in bytes")),
+        result_note=_resized, cli=False, opens="resize",
+    ),
 
 )
 
