@@ -128,7 +128,17 @@ class CreateMixin:
         pool.storageVolLookupByName(vol_name).delete(0)
 
     def _define(self, xml: str) -> None:
-        self.connection().defineXML(xml)
+        conn = self.connection()
+        try:
+            conn.defineXML(xml)
+        except libvirt.libvirtError as err:
+            name = ET.fromstring(xml).findtext("name") or ""
+            try:
+                conn.lookupByName(name)
+            except libvirt.libvirtError:
+                raise err from None
+            raise NovaError(Code.NAME_TAKEN, f"{name} on {self.name}",
+                            "another VM took the name meanwhile; choose another name") from err
 
     def _undefine(self, uuid: str) -> None:
         self.connection().lookupByUUIDString(uuid).undefine()

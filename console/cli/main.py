@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from console import __version__, logs
-from console.cli import actions, inventory, migration
+from console.cli import actions, inventory, migration, provision
 from console.cli.common import parse_duration
 from console.cli.exit import ExitStatus, exit_for
 from console.config import ConfigError, state_dir
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     vm_sub = vm.add_subparsers(dest="vm_command", metavar="ACTION", required=True)
     inventory.add_parsers(sub, vm_sub)
     migration.add_parsers(sub, vm_sub)
+    provision.add_parsers(sub, vm_sub)
     actions.add_parsers(sub, vm_sub)  # `vm <action>` from the registry, and `audit`
     return parser
 

@@ -28,6 +28,7 @@ mkdir -p /proc /sys /dev /dirty
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+for module in /modules/*.ko; do [ -e "$module" ] && insmod "$module"; done
 MIB=32
 PAUSE=4
 PROBE=0
@@ -92,8 +93,34 @@ def cached_kernel() -> Path:
     return target
 
 
-def build_initramfs(target: Path, busybox: Path = Path("/bin/busybox")) -> None:
-    """A gzip'd newc cpio with a static busybox and our init; nothing else."""
+BALLOON_MODULES = ("virtio", "virtio_ring", "virtio_pci_legacy_dev", "virtio_pci_modern_dev",
+                   "virtio_pci", "virtio_balloon")
+"""Loaded in this order by the provisioning template's init: with a balloon driver the guest
+gives memory back and takes it again, so a live memory resize shows in `virsh dominfo`."""
+
+
+def cached_modules(names: tuple[str, ...] = BALLOON_MODULES) -> list[Path]:
+    """The kernel's virtio modules (uncompressed .ko), extracted once into CACHE_DIR."""
+    target = CACHE_DIR / "modules"
+    wanted = [target / f"{i:02d}-{name}.ko" for i, name in enumerate(names)]
+    if all(p.exists() for p in wanted):
+        return wanted
+    with tempfile.TemporaryDirectory(prefix="novacron-modules-") as tmp:
+        work = Path(tmp)
+        _run(["dpkg", "-x", str(_find_deb(work)), str(work / "x")])
+        target.mkdir(parents=True, exist_ok=True)
+        for path, name in zip(wanted, names, strict=True):
+            found = sorted((work / "x" / "lib" / "modules").glob(f"*/kernel/drivers/virtio/{name}.ko"))
+            if not found:
+                raise RuntimeError(f"the kernel package holds no {name}.ko")
+            shutil.copyfile(found[-1], path)
+    return wanted
+
+
+def build_initramfs(target: Path, busybox: Path = Path("/bin/busybox"),
+                    modules: tuple[Path, ...] = ()) -> None:
+    """A gzip'd newc cpio with a static busybox and our init (and `modules`, loaded in
+    name order by the init); nothing else."""
     with tempfile.TemporaryDirectory(prefix="novacron-initrd-") as tmp:
         tree = Path(tmp)
         (tree / "bin").mkdir()
@@ -101,7 +128,14 @@ def build_initramfs(target: Path, busybox: Path = Path("/bin/busybox")) -> None:
         (tree / "bin" / "busybox").chmod(0o755)
         (tree / "init").write_text(INIT_SCRIPT)
         (tree / "init").chmod(0o755)
-        files = "\n".join([".", "bin", "bin/busybox", "init"]) + "\n"
+        names = [".", "bin", "bin/busybox", "init"]
+        if modules:
+            (tree / "modules").mkdir()
+            names.append("modules")
+            for module in modules:
+                shutil.copyfile(module, tree / "modules" / module.name)
+                names.append(f"modules/{module.name}")
+        files = "\n".join(names) + "\n"
         cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=tree, input=files.encode(),
                               check=True, capture_output=True).stdout
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -118,3 +152,11 @@ def ensure_images(images_dir: Path) -> tuple[Path, Path]:
     if not initrd.exists():
         build_initramfs(initrd)
     return kernel, initrd
+
+
+def ensure_provision_initrd(images_dir: Path) -> Path:
+    """The initramfs of the provisioning template: the lab's, plus the virtio balloon driver."""
+    initrd = images_dir / "initrd-balloon.img"
+    if not initrd.exists():
+        build_initramfs(initrd, modules=tuple(cached_modules()))
+    return initrd

@@ -158,7 +158,9 @@ class Lab:
             path = self.config_path()
             block = context.context_block([(h.name, h.uri) for h in all_hosts], self.prometheus_url,
                                           ssh_config=str(self.ssh_config),
-                                          template=pool.LabTemplate(kernel, initrd, st.accel))
+                                          template=pool.LabTemplate(
+                                              kernel, image.ensure_provision_initrd(
+                                                  self.layout.images_dir), st.accel))
             if st.config_path and st.config_path != str(path):
                 # NOVACRON_CONFIG changed since the last `up`: one lab, one context.
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)

@@ -149,15 +149,16 @@ def _placeholder(name: str, chosen: Fit, tags: tuple[str, ...]) -> VM:
 
 
 def request_of(p: Planned, *, origin: str) -> Request:
-    """The `vm.create` request of one planned VM (its id is the idempotency key)."""
+    """The `vm.create` request of one planned VM. Its request id travels in the parameters
+    (the backend stores it on the VM); the audit row keeps its own unique key, since a
+    repeated request is a new row that finds the VM already made."""
     backend = p.chosen.host.backend if p.chosen is not None else ""
     host = p.chosen.host.name if p.chosen is not None else ""
     params: dict[str, object] = {
         "name": p.name, "vcpus": p.vcpus, "memory_bytes": p.memory_bytes,
         "disk_bytes": p.disk_bytes, "host": host, "template": dict(p.template),
         "tags": list(p.tags), "request_id": p.request_id}
-    return Request(CREATE, Target(backend, f"new:{p.name}", p.name), params, origin=origin,
-                   idempotency_key=p.request_id)
+    return Request(CREATE, Target(backend, f"new:{p.name}", p.name), params, origin=origin)
 
 
 async def run(dispatcher: Dispatcher, planned: Sequence[Planned], *, origin: str,
