@@ -19,6 +19,7 @@ from textual.screen import Screen
 
 from console.actions.dispatcher import Dispatcher, Target, UnavailableAudit
 from console.actions.registry import ActionSpec
+from console.config import Context
 from console.fleet.last_known import SnapshotKeeper
 from console.fleet.metrics_feed import MetricsFeed
 from console.fleet.metrics_history import MetricsHistory
@@ -37,7 +38,9 @@ from screens.metrics import MetricsScreen
 from screens.migrate_dialog import open_migrate_dialog
 from screens.migration_commands import MigrationCommands
 from screens.migrations import MigrationsScreen, recover_migrations
+from screens.new_vm import open_new_vm_dialog
 from screens.palette import FleetCommands
+from screens.resize_dialog import open_resize_dialog
 from screens.snapshots import SnapshotsScreen
 from themes import CSS_PATH as THEME_CSS
 from themes import DEFAULT_STATUS, THEMES, ThemeCommands, resolve_theme
@@ -103,8 +106,11 @@ class NovaApp(App[None]):
         ascii: bool = False,
         dispatcher: Dispatcher | None = None,
         metrics_feed: MetricsFeed | None = None,
+        context_config: Context | None = None,
     ) -> None:
         super().__init__()
+        self.context_config = context_config
+        """The context's settings (templates, overcommit, spread_by) for the New VM form."""
         self.metrics_feed = metrics_feed
         """Prometheus charts and alerts, when the context has a Prometheus source."""
         self.alerts: list[Alert] | None = None
@@ -219,6 +225,12 @@ class NovaApp(App[None]):
             vms = self.snapshot.vms if self.snapshot is not None else ()
             open_migrate_dialog(self, next((vm for vm in vms if vm.key == target.key), None),
                                 origin=origin)
+        elif spec.opens == "new_vm":
+            open_new_vm_dialog(self, self.context_config, origin=origin)
+        elif spec.opens == "resize":
+            vms = self.snapshot.vms if self.snapshot is not None else ()
+            open_resize_dialog(self, next((vm for vm in vms if vm.key == target.key), None),
+                               origin=origin)
         else:
             raise ValueError(f"{spec.id} opens {spec.opens!r}, a screen this app does not know")
 

@@ -245,7 +245,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                params=(Param("remove_storage", bool, False, "also delete the VM's disk files"),),
                aliases=("undefine",), result_note=_disks_left),
     ActionSpec(
-        CREATE, "New VM", "+", TargetKind.VM, SupportsCreate, "create_vm", Risk.SAFE,
+        CREATE, "New VM", "plus", TargetKind.VM, SupportsCreate, "create_vm", Risk.SAFE,
         Confirm.NONE, "create",
         "Make a VM from a template on the host the scheduler chose (or the one given).",
         params=(

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
                       keymap=settings.keys, metrics_feed=feed, theme=theme, ascii=ascii)
     else:
         app = NovaApp(fleet, read_only=read_only, production=context.production,
-                      keymap=settings.keys, metrics_feed=feed, theme=theme, ascii=ascii)
+                      keymap=settings.keys, metrics_feed=feed, theme=theme, ascii=ascii,
+                      context_config=context)
     app.run()
     return ExitStatus.OK
