@@ -66,7 +66,8 @@ def _kib(elem: ET.Element | None) -> int:
 def domain_details(xml: str) -> DomainDetails:
     """Parse the parts of a domain's XML that the inventory shows."""
     root = ET.fromstring(xml)
-    vcpu_text = (root.findtext("vcpu") or "0").strip()
+    vcpu = root.find("vcpu")  # `current` when it is below the maximum (live resize room)
+    vcpu_text = ((vcpu.get("current") or vcpu.text or "0") if vcpu is not None else "0").strip()
     disks = []
     for disk in root.findall("./devices/disk"):
         if disk.get("device", "disk") != "disk":
@@ -85,7 +86,7 @@ def domain_details(xml: str) -> DomainDetails:
     macs = [m.get("address", "") for m in root.findall("./devices/interface/mac")]
     return DomainDetails(
         vcpus=int(vcpu_text) if vcpu_text.isdigit() else 0,
-        memory_bytes=_kib(root.find("memory")),
+        memory_bytes=_kib(root.find("currentMemory")) or _kib(root.find("memory")),
         disks=tuple(disks),
         tags=clean_all(tags),
         macs=tuple(clean(m) for m in macs if m),
@@ -105,7 +106,8 @@ def vm_from_stats(
     """Combine one `getAllDomainStats` record with the cached XML details."""
     state = vm_state(int(stats.get("state.state", 0)), int(stats.get("state.reason", 0)))  # type: ignore[call-overload]
     vcpus = int(stats.get("vcpu.current", 0) or details.vcpus)  # type: ignore[call-overload]
-    balloon = int(stats.get("balloon.maximum", 0) or 0)  # type: ignore[call-overload]
+    # What the guest has now (below its maximum after a balloon resize), else its maximum.
+    balloon = int(stats.get("balloon.current", 0) or stats.get("balloon.maximum", 0) or 0)  # type: ignore[call-overload]
     return VM(
         id=uuid,
         name=clean(name),

@@ -69,7 +69,8 @@ class LibvirtTemplate(BaseModel):
     kernel: str = Field("", description="Direct kernel boot: the kernel's path on the host.")
     initrd: str = ""
     cmdline: str = ""
-    domain_type: Literal["kvm", "qemu"] = "kvm"
+    domain_type: Literal["kvm", "qemu", "test"] = "kvm"
+    """`test`: the libvirt test driver (the functional tests)."""
     arch: str = "x86_64"
     machine: str = "pc"
 
