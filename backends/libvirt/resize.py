@@ -44,6 +44,7 @@ class ResizeMixin:
     _call: Callable[..., Any]
     domain: Callable[[str], libvirt.virDomain]
     connection: Callable[[], libvirt.virConnect]
+    _details: dict[str, Any]
 
     async def resize(self, vm_id: str, *, vcpus: int | None = None,
                      memory_bytes: int | None = None) -> Resized:
@@ -84,6 +85,7 @@ class ResizeMixin:
             else:
                 dom.setMemoryFlags(kib, CONFIG)
                 later.append(_mib(memory_bytes))
+        self._details.pop(dom.UUIDString(), None)  # its sizes are read from the XML again
         parts = []
         if now:
             parts.append(f"now: {', '.join(now)}")

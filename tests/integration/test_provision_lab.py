@@ -58,7 +58,8 @@ def volumes(lab: Lab) -> list[str]:
     """The pool's volumes as libvirt lists them after a refresh (the pool is shared)."""
     uri = lab.hosts()[0].uri
     ok(virsh(uri, "pool-refresh", POOL))
-    return ok(virsh(uri, "vol-list", POOL, "--name")).split()
+    table = ok(virsh(uri, "vol-list", POOL)).splitlines()[2:]  # after the header and its rule
+    return [line.split()[0] for line in table if line.strip()]
 
 
 def console_log(lab: Lab, host_uri: str, name: str) -> Path:
