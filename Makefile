@@ -16,7 +16,8 @@ BIN := $(VENV)/bin
 # the lab, Prometheus and its exporter, sshd, guest-image tools, and rsvg-convert for pictures.
 APT_PACKAGES := pkg-config gcc libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu \
 	libvirt-clients qemu-system-x86 prometheus prometheus-libvirt-exporter openssh-server \
-	busybox-static cpio tmux librsvg2-bin
+	busybox-static cpio tmux librsvg2-bin \
+	qemu-utils
 
 .PHONY: run test bench lint setup clean
 

@@ -234,7 +234,9 @@ async def test_live_resize_then_beyond_the_maximum(prov: Provisioner) -> None:
     assert made.ok, made.error
     (uri,) = where(prov.lab, name)
     wait_booted(prov.lab, uri, name)  # its init loaded the balloon driver
-    assert (dominfo(uri, name)["CPU(s)"], dominfo(uri, name)["Used memory"]) == ("1", "131072 KiB")
+    booted = settled_memory(uri, name, "131072 KiB")  # the balloon inflates to its 128 MiB
+    assert (booted["CPU(s)"], booted["Used memory"], booted["Max memory"]) == (
+        "1", "131072 KiB", "262144 KiB")
     vm = next(v for v in (await prov.snapshot()).vms if v.name == name)
 
     live = await prov.dispatcher.run(resize_request(vm, vcpus=2, memory_bytes=192 * 2**20,
