@@ -12,6 +12,7 @@ from textual.app import App
 
 from console.actions.dispatcher import Dispatcher, Target
 from console.actions.registry import ActionSpec
+from console.config import Context
 from console.fleet.metrics_feed import MetricsFeed
 from console.fleet.metrics_history import MetricsHistory
 from console.fleet.polling import Fleet
@@ -32,6 +33,8 @@ class ConsoleApp(Protocol):
     """The migration tracker, made by the board on first use."""
     read_only: bool
     ascii: bool
+    context_config: Context | None
+    """The context's settings (templates, overcommit limits, spread_by), when known."""
     metrics: MetricsHistory
     metrics_feed: MetricsFeed | None
     alerts: list[Alert] | None

@@ -20,6 +20,7 @@ from console.actions.dispatcher import Request
 from console.actions.registry import MIGRATE
 from console.migration.drain import DEFAULT_DRAIN_CONCURRENCY, drain
 from console.migration.plan import DrainPlan, plan_drain
+from console.provision.placement import Rules
 from screens.migrations import tracker_for
 from screens.run_action import refuse_up_front, target_of
 from widgets.steady_input import SteadyInput
@@ -110,7 +111,9 @@ def open_drain_dialog(app: Any, host: str, origin: str = "tui") -> None:
     if snapshot is None or host not in {h.name for h in snapshot.hosts}:
         app.notify(f"No host named {host!r}", severity="warning", timeout=3, markup=False)
         return
-    plan = plan_drain(host, snapshot, tracker_for(app).busy())
+    rules = Rules.of(getattr(app, "context_config", None))  # test apps may not have one
+    plan = plan_drain(host, snapshot, tracker_for(app).busy(), limits=rules.limits,
+                      spread_by=rules.spread_by)
     movable = [vm for vm, _target in plan.moves] + [vm for vm, _why in plan.unplaced]
     if refuse_up_front(app, [Request(MIGRATE, target_of(vm), {}, origin=origin)
                              for vm in movable]):

@@ -1,6 +1,7 @@
 """Start a live migration: pick a target (ranked), read its pre-flight checks, set options.
 
-Targets are ranked by free memory, then free vCPUs, after the move; the checks of the
+Targets are ranked by the scheduler (`console.provision.placement`: memory and vCPU headroom
+after the move within the context's overcommit limits, anti-affinity by `spread_by`); the checks of the
 highlighted target are listed, and `Migrate` refuses (naming the failed checks) when any of
 them fails. Started migrations run in the tracker; the board (`3`) follows them.
 """
@@ -24,6 +25,7 @@ from console.actions.registry import MIGRATE
 from console.errors import NovaError
 from console.migration.plan import TargetChoice, rank_targets
 from console.models import VM
+from console.provision.placement import Rules
 from screens.migrations import tracker_for
 from screens.run_action import refuse_up_front, target_of
 from widgets.format import human_bytes
@@ -35,6 +37,8 @@ def choice_label(choice: TargetChoice) -> Text:
     text = Text(f"{mark} {choice.host.name:16} ", style="bold" if choice.ok else "dim")
     text.append(f"free after: {human_bytes(max(choice.free_memory_after, 0)):>9}, "
                 f"{max(choice.free_vcpus_after, 0):>3} vCPU")
+    if choice.ok:
+        text.append(f"  score {choice.score:3.0f}")
     if not choice.ok:
         text.append(f"  {choice.failed[0].name}", style="italic")
     return text
@@ -161,7 +165,9 @@ def open_migrate_dialog(app: Any, vm: VM | None, origin: str = "tui") -> None:
     snapshot = app.snapshot
     if snapshot is None:
         return
-    choices = rank_targets(vm, snapshot, tracker_for(app).busy())
+    rules = Rules.of(getattr(app, "context_config", None))  # test apps may not have one
+    choices = rank_targets(vm, snapshot, tracker_for(app).busy(), limits=rules.limits,
+                           spread_by=rules.spread_by)
 
     def started(migration_id: str | None) -> None:
         if migration_id:

@@ -31,6 +31,7 @@ from console.migration.plan import plan_drain, preflight
 from console.migration.state import MigrationState, summary_line
 from console.migration.tracker import MigrationTracker
 from console.models import VM, FleetSnapshot, MigrationPhase
+from console.provision.placement import DEFAULT_RULES, Rules
 from console.store import Store
 
 
@@ -95,6 +96,8 @@ class Session:
     snapshot: FleetSnapshot
     tracker: MigrationTracker
     dispatcher: Any
+    rules: Rules = DEFAULT_RULES
+    """The context's placement rules (overcommit limits, spread_by) for pre-flight and drain."""
 
     async def refusal(self, vms: list[VM]) -> NovaError | None:
         """The dispatcher's refusal when it would refuse moving every one of `vms` whatever
@@ -123,7 +126,7 @@ async def session(args: argparse.Namespace) -> AsyncIterator[Session]:
                                    history=History(store, lambda: fleet.backends),
                                    door=dispatcher_door(dispatcher, origin="cli"))
         try:
-            yield Session(snapshot, tracker, dispatcher)
+            yield Session(snapshot, tracker, dispatcher, Rules.of(context))
         finally:
             await tracker.close()
     finally:
@@ -170,7 +173,7 @@ async def _migrate(args: argparse.Namespace) -> int:
         vm = find_vm(s.snapshot, args.name)
         if (refused := await s.refusal([vm])) is not None:
             raise refused
-        choice = preflight(vm, args.to, s.snapshot, s.tracker.busy())
+        choice = preflight(vm, args.to, s.snapshot, s.tracker.busy(), limits=s.rules.limits)
         if choice is None:
             raise NovaError(Code.VM_NOT_FOUND, f"host {args.to!r}",
                             "known: " + ", ".join(h.name for h in s.snapshot.hosts))
@@ -224,7 +227,8 @@ async def _drain(args: argparse.Namespace) -> int:
         if args.host not in {h.name for h in s.snapshot.hosts}:
             raise NovaError(Code.VM_NOT_FOUND, f"host {args.host!r}",
                             "known: " + ", ".join(h.name for h in s.snapshot.hosts))
-        plan = plan_drain(args.host, s.snapshot, s.tracker.busy())
+        plan = plan_drain(args.host, s.snapshot, s.tracker.busy(), limits=s.rules.limits,
+                          spread_by=s.rules.spread_by)
         if not args.json:
             print(f"drain {args.host}: {len(plan.moves)} to move, {len(plan.unplaced)} without "
                   f"a target, {len(plan.skipped)} not running")

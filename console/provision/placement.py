@@ -22,6 +22,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from console.config import Context
 from console.fleet.capacity import HostCapacity
 from console.models import VM, Host, HostState
 
@@ -35,6 +36,24 @@ class Overcommit:
 
 
 DEFAULT_OVERCOMMIT = Overcommit()
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A context's placement rules: its overcommit limits and its `spread_by` tag key."""
+
+    limits: Overcommit = DEFAULT_OVERCOMMIT
+    spread_by: str = ""
+
+    @classmethod
+    def of(cls, context: Context | None) -> Rules:
+        if context is None:
+            return cls()
+        return cls(Overcommit(context.overcommit.cpu, context.overcommit.memory),
+                   context.spread_by)
+
+
+DEFAULT_RULES = Rules()
 
 
 @dataclass(frozen=True, slots=True)

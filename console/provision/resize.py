@@ -12,7 +12,7 @@ from console.errors import Code, NovaError
 from console.models import VM
 
 
-def resize_request(vm: VM, *, vcpus: int | None, memory_bytes: int | None,
+def resize_request(vm: VM, *, vcpus: int | None = None, memory_bytes: int | None = None,
                    origin: str) -> Request:
     """The `vm.resize` request; NOVA-1001 when it changes nothing or asks for nonsense."""
     if vcpus is None and memory_bytes is None:
