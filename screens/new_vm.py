@@ -41,12 +41,12 @@ class NewVMDialog(ModalScreen[None]):
     DEFAULT_CSS = """
     NewVMDialog { align: center middle; }
     NewVMDialog > Vertical { width: 90; max-width: 98%; height: auto; max-height: 98%;
-        border: thick $accent 60%; background: $surface; padding: 0 1; }
+        border: thick $accent 60%; background: $surface; padding: 0 1; overflow-y: auto; }
     NewVMDialog .title { text-style: bold; }
-    NewVMDialog .row { height: auto; }
-    NewVMDialog .row Label { width: 10; padding-top: 1; }
-    NewVMDialog .row SteadyInput { width: 1fr; }
-    NewVMDialog #hosts { height: auto; max-height: 6; }
+    NewVMDialog .row { height: 1; }
+    NewVMDialog .row Label { width: 10; }
+    NewVMDialog .row SteadyInput { width: 1fr; height: 1; border: none; padding: 0 1; }
+    NewVMDialog #hosts { height: auto; max-height: 6; display: none; }
     NewVMDialog #why { height: auto; }
     NewVMDialog #progress { height: auto; max-height: 10; }
     NewVMDialog #refusal { color: $text-error; height: auto; }
@@ -117,6 +117,7 @@ class NewVMDialog(ModalScreen[None]):
             self._refuse(f"Refused: {err}")
             return None
         hosts = self.query_one("#hosts", OptionList)
+        hosts.display = True
         hosts.clear_options()
         first = planned[0]
         hosts.add_options([Option(Text(f"auto ({first.chosen.host.name})" if first.chosen

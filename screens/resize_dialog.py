@@ -32,8 +32,9 @@ class ResizeDialog(ModalScreen[None]):
     ResizeDialog { align: center middle; }
     ResizeDialog > Vertical { width: 64; max-width: 98%; height: auto;
         border: thick $accent 60%; background: $surface; padding: 0 1; }
-    ResizeDialog .row { height: auto; }
-    ResizeDialog .row Label { width: 10; padding-top: 1; }
+    ResizeDialog .row { height: 1; }
+    ResizeDialog .row Label { width: 10; }
+    ResizeDialog .row SteadyInput { width: 1fr; height: 1; border: none; padding: 0 1; }
     ResizeDialog #result { height: auto; }
     ResizeDialog #refusal { color: $text-error; height: auto; }
     ResizeDialog #buttons { height: auto; align-horizontal: right; }

@@ -46,10 +46,11 @@ def vm_palette_actions(targets: list[Target]) -> list[PaletteAction]:
 def open_screen(app: App[Any], spec: ActionSpec, targets: Sequence[Target], origin: str) -> None:
     """An action whose spec `opens` a screen (the snapshot list, the migrate dialog): the app
     knows which screen a name means."""
-    if not targets:
+    if not targets and spec.needs_target:
         notify(app, "Select a VM first.", severity="warning")
         return
-    console_app(app).open_action_screen(spec, targets[0], origin)
+    console_app(app).open_action_screen(spec, targets[0] if targets else Target("", "", ""),
+                                        origin)
 
 
 def target_of(vm: VM) -> Target:

@@ -112,6 +112,8 @@ class ActionSpec:
     cli: bool = True
     """`novacron vm <verb>` is generated for it (False: its own command group offers it, as
     `vm migrate --to HOST` does with its pre-flight)."""
+    needs_target: bool = True
+    """The action is about a VM that exists (False: New VM, whatever row is selected)."""
     call: Callable[[Any, str, dict[str, object]], Awaitable[Any]] | None = None
     """How the dispatcher calls the backend when it is not `method(vm_id, **params)`:
     (backend, vm_id, keyword arguments) → the coroutine. Creating a VM has no id yet."""
@@ -259,6 +261,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
             Param("request_id", str, "", "idempotency: the same id twice makes one VM"),
         ),
         call=_create_vm, result_note=_made, announce=True, cli=False, opens="new_vm",
+        needs_target=False,
     ),
     ActionSpec(
         RESIZE, "Resize", "R", TargetKind.VM, SupportsResize, "resize", Risk.DISRUPTIVE,
