@@ -26,7 +26,7 @@ from console.config import Context, load_settings, resolve_context
 from console.errors import Code
 from console.fleet.polling import Fleet
 from console.fleet.sources import build_backends
-from console.lab import Lab
+from console.lab.lab import Lab
 from console.lab.pool import POOL, TEMPLATE, pool_dir
 from console.models import FleetSnapshot
 from console.provision import create
