@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from console.errors import Code, NovaError
 from console.models import VM, Host
@@ -123,10 +123,14 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
         return await asyncio.shield(self._pending)
 
     def _read_inventory(self, content: Any) -> Inventory:
-        views, extra = self._scope(content)
-        spec = filter_spec(views, content.customFieldsManager, extra)
         started = time.perf_counter()
-        objects, calls = retrieve(content.propertyCollector, spec)
+        try:
+            objects, calls = self._retrieve(content)
+        except vmodl.fault.ManagedObjectNotFound:
+            # Our views died with a session the server ended (vcsim says so before it says
+            # NotAuthenticated): make new ones; a dead session then re-logs in (Session.call).
+            self._views = None
+            objects, calls = self._retrieve(content)
         inventory = build(as_records(objects), backend=self.name, label=self.endpoint.label)
         self.stats.retrieve_s += time.perf_counter() - started
         self.stats.retrievals += 1
@@ -134,6 +138,11 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
         inventory.calls = calls
         self._last = inventory
         return inventory
+
+    def _retrieve(self, content: Any) -> tuple[list[Any], int]:
+        views, extra = self._scope(content)
+        spec = filter_spec(views, content.customFieldsManager, extra)
+        return retrieve(content.propertyCollector, spec)
 
     def _scope(self, content: Any) -> tuple[list[Any], list[Any]]:
         """ContainerViews over what this source lists (made once per login: a view belongs to

@@ -47,6 +47,8 @@ class UpdateStream:
         self.updates = 0
         """How many change sets arrived after the initial one (tests and the bench read it)."""
         self.last_update_at: float | None = None
+        self.ready = False
+        """The stream has its initial state: from now on every change is reported."""
 
     def subscribe(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[], None]) -> None:
         self._subscribers.append((loop, on_change))
@@ -97,6 +99,7 @@ class UpdateStream:
                     self.last_update_at = time.time()
                     self._notify()
                 version = result.version
+                self.ready = True
         finally:
             self._collector = None
             with contextlib.suppress(vmodl.MethodFault, OSError):

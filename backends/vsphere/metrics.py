@@ -93,7 +93,8 @@ class MetricsMixin(TaskRunner):
         target, ref, cpus, memory = entity
         interval = REALTIME_S if window_s <= 3600 else HISTORICAL_S
         begin = dt.datetime.fromtimestamp(time.time() - window_s, dt.UTC)
-        spec = _spec(ref, {metric: counters[metric]}, interval=interval, begin=begin)
+        spec = _spec(ref, {metric: counters[metric]}, interval=interval, begin=begin,
+                     max_sample=max(1, int(window_s // interval)))  # vcsim answers none without
         points: list[tuple[float, float]] = []
         for found in content.perfManager.QueryPerf([spec]) or ():
             points += [(s.timestamp, s.value) for s in _to_samples(found, counters, target, cpus,
