@@ -106,22 +106,14 @@ class MigrationMixin(TaskRunner):
         return None
 
     async def migration_progress(self, vm_id: str) -> Migration | None:
-        """The running vMotion of the VM, its percentage when vCenter reports one (data_total
-        100); None when none runs (vcsim: its tasks end before anyone can look)."""
+        """The running vMotion of the VM, its percentage when vCenter reports one; None when
+        none runs (vcsim: its tasks end before anyone can look)."""
         found = await self._call(self._running_move, vm_id, about=self.vm_name(vm_id))
         if found is None:
             return None
         task, info, props = found
-        progress = info.get("info.progress")
-        started = info.get("info.startTime")
-        started_at = started.timestamp() if started is not None else 0.0
-        return Migration(
-            id=moid(task), vm_id=vm_id, vm_name=props.get("name", vm_id),
-            source=self._host_name(moid(props.get("runtime.host"))), target="",
-            phase=MigrationPhase.RUNNING if info.get("info.state") == "running" else MigrationPhase.QUEUED,
-            data_total=100 if progress is not None else 0, data_processed=int(progress or 0),
-            data_remaining=100 - int(progress) if progress is not None else 0,
-            elapsed_s=max(0.0, time.time() - started_at) if started_at else 0.0, started_at=started_at)
+        return progress_of(vm_id, moid(task), info, props.get("name", vm_id),
+                           self._host_name(moid(props.get("runtime.host"))))
 
     def _host_name(self, host_moid: str) -> str:
         return next((p.name for p in self._last.host_places.values() if p.moid == host_moid), host_moid)
@@ -134,9 +126,8 @@ class MigrationMixin(TaskRunner):
         if found is None:
             raise NovaError(Code.INVALID_STATE, name, "no vMotion of it is running")
         task, info, _props = found
-        if not info.get("info.cancelable"):
-            raise NovaError(Code.NOT_SUPPORTED, f"cancel the vMotion of {name}",
-                            "vCenter reports this task as not cancelable")
+        if (refusal := cancel_refusal(name, info)) is not None:
+            raise refusal
         await self._call(self._cancel, task, name, about=name)
 
     @staticmethod
@@ -168,3 +159,29 @@ class MigrationMixin(TaskRunner):
         state = POWER_STATES.get(power, VMState.UNKNOWN)
         return DomainPresence(present=True, active=state is VMState.RUNNING, state=state,
                               migrating_out=move is not None)
+
+
+def progress_of(vm_id: str, task_id: str, info: dict[str, Any], vm_name: str, source: str,
+                now: float | None = None) -> Migration:
+    """A running relocate task as the board's Migration: `info.progress` is a percentage,
+    so data_total is 100 when vCenter reports one and 0 (unknown) when it does not."""
+    progress = info.get("info.progress")
+    started = info.get("info.startTime")
+    started_at = started.timestamp() if started is not None else 0.0
+    now = time.time() if now is None else now
+    known = progress is not None
+    return Migration(
+        id=task_id, vm_id=vm_id, vm_name=vm_name, source=source, target="",
+        phase=MigrationPhase.RUNNING if info.get("info.state") == "running" else MigrationPhase.QUEUED,
+        data_total=100 if known else 0, data_processed=int(progress) if known else 0,
+        data_remaining=100 - int(progress) if known else 0,
+        elapsed_s=max(0.0, now - started_at) if started_at else 0.0, started_at=started_at)
+
+
+def cancel_refusal(vm_name: str, info: dict[str, Any]) -> NovaError | None:
+    """Why a running vMotion cannot be cancelled, or None when vCenter says it can."""
+    if info.get("info.cancelable"):
+        return None
+    return NovaError(Code.NOT_SUPPORTED, f"cancel the vMotion of {vm_name}",
+                     "vCenter reports this task as not cancelable (it may be past the point of "
+                     "no return); wait for it to end")
