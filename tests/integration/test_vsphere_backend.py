@@ -19,6 +19,7 @@ from pyVmomi import vim
 from backends.vsphere.backend import VsphereBackend
 from backends.vsphere.session import Endpoint
 from console.errors import Code, NovaError
+from console.fleet import Fleet
 from console.models import HostState, VMState
 from tests.integration import vcsim_fixture as vf
 
@@ -281,3 +282,43 @@ async def test_metrics_for_every_host_and_running_vm_in_one_query(backend: Vsphe
     host = hosts[0]
     points = await backend.series(f"host:{host.name}", "cpu", 600)
     assert points and all(value >= 0 for _t, value in points)
+
+
+async def test_hostile_names_are_made_inert(backend: VsphereBackend, api: Any) -> None:
+    evil = "evil\x9b31m\u202eVM"  # C1 CSI and a bidi override (SOAP's XML cannot carry ESC)
+    vf.wait_task(api_vm(api, "DC0_C0_RP0_VM1").Rename_Task(evil))
+    try:
+        names = {vm.name for vm in await backend.vms()}
+        shown = next(n for n in names if n.startswith("evil"))
+        assert "\x9b" not in shown and "\u202e" not in shown and shown.endswith("VM")
+    finally:
+        vf.wait_task(api_vm(api, evil).Rename_Task("DC0_C0_RP0_VM1"))
+
+
+async def test_an_unreachable_vcenter_is_stale_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VSPHERE_USER", "u")
+    monkeypatch.setenv("VSPHERE_PASSWORD", "p")
+    backend = VsphereBackend("vc", Endpoint("127.0.0.1", vf.free_port()), timeout_s=5)
+    fleet = Fleet("vc", [backend])
+    try:
+        snap = await fleet.poll_once()
+    finally:
+        await fleet.stop()
+    assert [h.stale for h in snap.hosts] == [True]
+    assert "NOVA-2001" in snap.hosts[0].error
+    assert not snap.health[0].ok
+
+
+async def test_a_read_only_source_refuses_actions(sim: vf.Vcsim, api: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VSPHERE_USER", sim.user)
+    monkeypatch.setenv("VSPHERE_PASSWORD", sim.password)
+    backend = VsphereBackend("vc", endpoint(sim), read_only=True)
+    try:
+        vm = await vm_named(backend, "DC0_C0_RP0_VM1")
+        with pytest.raises(NovaError) as refused:
+            await backend.force_off(vm.id)
+    finally:
+        await backend.close()
+    assert refused.value.kind is Code.READ_ONLY
+    assert power(api, "DC0_C0_RP0_VM1") == "poweredOn"

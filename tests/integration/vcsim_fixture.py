@@ -18,6 +18,7 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -48,6 +49,13 @@ class Vcsim:
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
