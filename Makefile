@@ -78,7 +78,7 @@ $(VCSIM): | $(STAMPS)/apt
 		esac; \
 		apt-get update -qq; \
 	fi; \
-	if [ -n "$$missing" ]; then echo "Installing Debian packages: $$missing"; \
+	if [ -n "$$missing" ]; then echo "Installing Debian packages:" $$missing; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	rm -rf $(VCSIM_BUILD) && mkdir -p $(VCSIM_BUILD)/src/github.com/vmware
 	cd $(VCSIM_BUILD) && apt-get source golang-github-vmware-govmomi >source.log 2>&1 || { cat $(VCSIM_BUILD)/source.log >&2; exit 1; }

@@ -105,14 +105,18 @@ def running_vcsim(*args: str, user: str = USER, password: str = PASSWORD) -> Ite
                            "from Debian's golang-github-vmware-govmomi source package)")
     with tempfile.TemporaryDirectory(prefix="vcsim-") as tmp:
         ca, cert, key = make_certificates(Path(tmp))
-        command = [str(VCSIM), "-l", "127.0.0.1:0", "-E", "-", "-tlscert", str(cert),
+        # -stdinexit: vcsim exits when our end of its stdin closes, so a test run that is
+        # killed leaves no simulator behind.
+        command = [str(VCSIM), "-l", "127.0.0.1:0", "-E", "-", "-stdinexit", "-tlscert", str(cert),
                    "-tlskey", str(key), "-username", user, "-password", password, *args]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, cwd=tmp)
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, cwd=tmp)
         try:
             port = _wait_for_url(process)
             yield Vcsim(port=port, ca_file=ca, user=user, password=password, process=process)
         finally:
+            if process.stdin is not None:
+                process.stdin.close()
             process.terminate()
             try:
                 process.wait(10)
