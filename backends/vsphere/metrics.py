@@ -49,8 +49,9 @@ class MetricsMixin(TaskRunner):
         """(target, reference, full CPU in cores, full memory in bytes) of every host and
         running VM of the last inventory."""
         stub = self.session.stub  # type: ignore[attr-defined]
-        out = [(f"host:{h.name}", vim.HostSystem(h.id, stub), float(h.cpus), float(h.memory_bytes))
-               for h in self._last.hosts]
+        out: list[tuple[str, Any, float, float]] = [
+            (f"host:{h.name}", vim.HostSystem(h.id, stub), float(h.cpus), float(h.memory_bytes))
+            for h in self._last.hosts]
         out += [(f"vm:{vm.backend}/{vm.id}", vim.VirtualMachine(self._last.vm_moids[vm.id], stub),
                  float(vm.vcpus), float(vm.memory_bytes))
                 for vm in self._last.vms if vm.state is VMState.RUNNING]

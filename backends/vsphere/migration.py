@@ -72,7 +72,7 @@ class MigrationMixin(TaskRunner):
         if moid(props.get("runtime.host")) == host_moid:
             raise NovaError(Code.INVALID_STATE, props.get("name", vm_id), "it already runs on that host")
         stub = vm._stub
-        spec = {"host": vim.HostSystem(host_moid, stub)}
+        spec: dict[str, Any] = {"host": vim.HostSystem(host_moid, stub)}
         current = next((p for p in self._last.host_places.values()
                         if p.moid == moid(props.get("runtime.host"))), None)
         target = next((p for p in self._last.host_places.values() if p.moid == host_moid), None)
@@ -165,16 +165,16 @@ def progress_of(vm_id: str, task_id: str, info: dict[str, Any], vm_name: str, so
                 now: float | None = None) -> Migration:
     """A running relocate task as the board's Migration: `info.progress` is a percentage,
     so data_total is 100 when vCenter reports one and 0 (unknown) when it does not."""
-    progress = info.get("info.progress")
+    raw = info.get("info.progress")
+    progress = int(raw) if raw is not None else None
     started = info.get("info.startTime")
     started_at = started.timestamp() if started is not None else 0.0
     now = time.time() if now is None else now
-    known = progress is not None
     return Migration(
         id=task_id, vm_id=vm_id, vm_name=vm_name, source=source, target="",
         phase=MigrationPhase.RUNNING if info.get("info.state") == "running" else MigrationPhase.QUEUED,
-        data_total=100 if known else 0, data_processed=int(progress) if known else 0,
-        data_remaining=100 - int(progress) if known else 0,
+        data_total=100 if progress is not None else 0, data_processed=progress or 0,
+        data_remaining=100 - progress if progress is not None else 0,
         elapsed_s=max(0.0, now - started_at) if started_at else 0.0, started_at=started_at)
 
 
