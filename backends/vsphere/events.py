@@ -4,7 +4,9 @@ The stream watches only what an operator sees change (power state, host, name, s
 IPs, host connection), not the usage figures vCenter refreshes every 20 s, so an idle fleet
 stays quiet. It has its own session and PropertyCollector: its long poll never holds up an
 action, and the filter it creates lives and dies with it. A broken stream is rebuilt after a
-pause, and the subscribers are told (a change may have been missed while it was down).
+pause (doubling up to a minute while it stays down), and the subscribers are told once when a
+live stream breaks (a change may have been missed); a stream that never came up wakes no one,
+so the fleet's own back-off for a failing source holds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 WAIT_S = 10
 """`maxWaitSeconds` of each long poll: how soon a closed stream notices it should stop."""
 RETRY_S = 5.0
+MAX_RETRY_S = 60.0
 WATCHED = {
     vim.VirtualMachine: ["name", "runtime.powerState", "runtime.host", "config.hardware.numCPU",
                          "config.hardware.memoryMB", "guest.ipAddress", "customValue"],
@@ -63,17 +66,22 @@ class UpdateStream:
                 loop.call_soon_threadsafe(callback)
 
     def _run(self) -> None:
+        delay = RETRY_S
         while not self._stop.is_set():
             try:
                 self._stream()
             except Exception as exc:  # the server went away, the session expired…
                 if self._stop.is_set():
                     break
+                was_live, self.ready = self.ready, False
+                if was_live:  # changes may have been missed: let the fleet look once
+                    delay = RETRY_S
+                    self._notify()
                 log.warning("vSphere update stream of %s broke: %s; retrying in %g s",
-                            self.name, exc, RETRY_S)
+                            self.name, exc, delay)
                 self.session.drop()
-                self._notify()
-                self._stop.wait(RETRY_S)
+                self._stop.wait(delay)
+                delay = min(MAX_RETRY_S, delay * 2)  # a vCenter that stays down is not hammered
         self.session.logout()
 
     def _stream(self) -> None:
