@@ -207,10 +207,6 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
                         f"vSphere at {self.endpoint.label} has no VM with that instance UUID"
                         + (f" (and {len(named)} VMs have that name)" if named else ""))
 
-    def host_named(self, name: str) -> Any:
-        place = self._last.host_places.get(name)
-        return None if place is None else place
-
     def vm_name(self, vm_id: str) -> str:
         return next((vm.name for vm in self._last.vms if vm.id == vm_id), vm_id)
 
