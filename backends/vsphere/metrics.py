@@ -4,6 +4,7 @@
 one QueryPerf (in batches of `BATCH` entities), the latest real-time sample each (`maxSample`
 1: without it vCenter returns the whole hour). Both counters are hundredths of a percent of the
 entity's own capacity; we turn them into cores and bytes, the units the console charts.
+Alerts are vCenter's triggered alarms (vcsim has none, and no AlarmManager to make one).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 from pyVmomi import vim
 
 from console.models import Alert, MetricSample, VMState
+from console.sanitize import clean
 
 from .actions import TaskRunner
-from .inventory import Inventory
+from .inventory import PC, Inventory, properties_of, retrieve
 
 COUNTERS = {"cpu": "cpu.usage.average", "memory": "mem.usage.average"}
 REALTIME_S = 20
@@ -103,8 +105,53 @@ class MetricsMixin(TaskRunner):
         return points
 
     async def alerts(self) -> Sequence[Alert]:
-        """vCenter's triggered alarms are not read yet: none."""
-        return []
+        """vCenter's triggered alarms (`rootFolder.triggeredAlarmState`, which rolls up every
+        entity's), red before yellow, named after their alarm definitions: two calls."""
+        if not self._last.hosts:
+            await self._inventory()  # type: ignore[attr-defined]
+        return await self._call(self._read_alarms)
+
+    def _read_alarms(self, content: Any) -> list[Alert]:
+        states = properties_of(content, content.rootFolder, ["triggeredAlarmState"]).get(
+            "triggeredAlarmState") or []
+        if not states:
+            return []
+        spec = PC.FilterSpec(
+            objectSet=[PC.ObjectSpec(obj=ref, skip=False) for ref in {s.alarm for s in states}],
+            propSet=[PC.PropertySpec(type=vim.alarm.Alarm, pathSet=["info.name", "info.description"])])
+        objects, _calls = retrieve(content.propertyCollector, spec)
+        alarms = {o.obj._moId: {p.name: p.val for p in o.propSet or ()} for o in objects}
+        return alerts_from(states, alarms, self._last, source=self.name)  # type: ignore[attr-defined]
+
+
+SEVERITY = {"red": "critical", "yellow": "warning"}
+
+
+def alerts_from(states: Sequence[Any], alarms: dict[str, dict[str, Any]], inventory: Inventory, *,
+                source: str) -> list[Alert]:
+    """Alerts from vSphere AlarmStates (pure): the alarm's name and description, the host or VM
+    it is about (by the last inventory), critical (red) before warning (yellow); green and
+    gray states are not alerts."""
+    hosts = {h.id: h.name for h in inventory.hosts}
+    vms = {moid: vm_id for vm_id, moid in inventory.vm_moids.items()}
+    names = {vm.id: vm.name for vm in inventory.vms}
+    out: list[Alert] = []
+    for state in states:
+        severity = SEVERITY.get(str(state.overallStatus))
+        if severity is None:
+            continue
+        alarm = alarms.get(state.alarm._moId, {})
+        entity = state.entity._moId if state.entity is not None else ""
+        vm_id = vms.get(entity, "")
+        out.append(Alert(
+            name=clean(alarm.get("info.name") or state.alarm._moId), state="firing", source=source,
+            severity=severity, summary=clean(alarm.get("info.name") or ""),
+            description=clean(alarm.get("info.description") or ""),
+            host=hosts.get(entity, ""), vm_id=vm_id, vm_name=names.get(vm_id, ""),
+            active_since=state.time.timestamp() if state.time is not None else None,
+            labels=(("acknowledged", "yes" if state.acknowledged else "no"), ("entity", entity))))
+    out.sort(key=lambda a: (a.severity != "critical", -(a.active_since or 0.0)))
+    return out
 
 
 def _spec(ref: Any, counters: dict[str, int], *, interval: int, max_sample: int | None = None,

@@ -71,3 +71,4 @@ def test_faults_keep_their_name_as_the_cause(fault: Exception, code: Code) -> No
     error = translate(fault, "web-01")
     assert error.kind is code and error.detail == "web-01"
     assert error.cause.startswith(type(fault).__name__.rsplit(".", 1)[-1])
+
