@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from pyVmomi import vim, vmodl
 from console.errors import Code, NovaError
 from console.models import VM, Host
 
+from . import patch
 from .actions import PowerMixin, SnapshotsMixin
 from .errors import translate
 from .events import WAIT_S, UpdateStream
@@ -37,6 +39,11 @@ MOID = re.compile(r"^vm-\d+$")
 MAX_WORKERS = 4
 
 
+FULL_EVERY_S = 60.0
+"""A patched inventory is served at most this long after the last full retrieval (usage
+figures, which the update stream leaves out, are never older than that)."""
+
+
 @dataclass(slots=True)
 class CallStats:
     """What this backend has cost the server so far (the bench reads it)."""
@@ -44,6 +51,8 @@ class CallStats:
     retrievals: int = 0
     soap_calls: int = 0
     retrieve_s: float = 0.0
+    patched: int = 0
+    """Polls answered from the inventory the update stream patched, with no retrieval."""
 
 
 class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
@@ -66,6 +75,13 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
         self._pending: asyncio.Future[Inventory] | None = None
         self._last = Inventory()
         self._stream: UpdateStream | None = None
+        self._patch_lock = threading.Lock()
+        self._stream_changes = 0
+        """Change sets the stream delivered so far (patched in or not)."""
+        self._served = {"hosts": 0, "vms": 0}
+        """The change count each of hosts()/vms() last answered with."""
+        self._needs_full = True
+        self._full_at = 0.0
         MigrationMixin.__init__(self)
         MetricsMixin.__init__(self)
 
@@ -109,10 +125,35 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
     # -- Backend ----------------------------------------------------------------------------
 
     async def hosts(self) -> Sequence[Host]:
-        return (await self._inventory()).hosts
+        return (self._from_patch("hosts") or await self._inventory()).hosts
 
     async def vms(self) -> Sequence[VM]:
-        return (await self._inventory()).vms
+        patched = self._from_patch("vms")
+        if patched is not None:
+            self.stats.patched += 1
+        return (patched or await self._inventory()).vms
+
+    def _from_patch(self, which: str) -> Inventory | None:
+        """The last inventory with the stream's changes applied, when there are changes this
+        call has not answered with yet and the patch could rebuild them; else None (retrieve).
+        Both calls of one poll get the same answer, whichever runs first."""
+        with self._patch_lock:
+            if (self._needs_full or self._served[which] == self._stream_changes
+                    or time.monotonic() - self._full_at > FULL_EVERY_S):
+                return None
+            self._served[which] = self._stream_changes
+            return self._last
+
+    def _on_stream_update(self, update_set: Any) -> None:
+        """On the stream's thread: patch the last inventory, or ask for a full retrieval."""
+        updates = patch.changes(update_set)
+        with self._patch_lock:
+            self._stream_changes += 1
+            patched = None if self._needs_full else patch.apply(self._last, updates)
+            if patched is None:
+                self._needs_full = True
+            else:
+                self._last = patched
 
     async def _inventory(self) -> Inventory:
         """The inventory, read once for the `hosts()` and `vms()` of the same poll (the fleet
@@ -123,6 +164,7 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
         return await asyncio.shield(self._pending)
 
     def _read_inventory(self, content: Any) -> Inventory:
+        changes_before = self._stream_changes
         started = time.perf_counter()
         try:
             objects, calls = self._retrieve(content)
@@ -136,7 +178,12 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
         self.stats.retrievals += 1
         self.stats.soap_calls += calls
         inventory.calls = calls
-        self._last = inventory
+        with self._patch_lock:
+            self._last = inventory
+            self._full_at = time.monotonic()
+            self._served = {"hosts": self._stream_changes, "vms": self._stream_changes}
+            # A change that arrived while we read may or may not be in what we read.
+            self._needs_full = self._stream_changes != changes_before
         return inventory
 
     def _retrieve(self, content: Any) -> tuple[list[Any], int]:
@@ -169,10 +216,12 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
 
     def watch(self, on_change: Callable[[], None]) -> None:
         """SupportsEvents: `on_change` runs on the caller's loop when vCenter reports a
-        change (power, host, name, size, IPs), from WaitForUpdatesEx on its own thread."""
+        change (power, host, name, size, IPs), from WaitForUpdatesEx on its own thread. The
+        change is patched into the last inventory first, so the poll it triggers usually
+        costs no retrieval (`patch.py`)."""
         if self._stream is None:
             stream_session = Session(self.endpoint, http_timeout_s=WAIT_S + self.timeout_s)
-            self._stream = UpdateStream(stream_session, self.name)
+            self._stream = UpdateStream(stream_session, self.name, self._on_stream_update)
         self._stream.subscribe(asyncio.get_running_loop(), on_change)
 
     @property

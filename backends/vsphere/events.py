@@ -40,9 +40,12 @@ WATCHED = {
 class UpdateStream:
     """One thread per backend: waits for changes, calls every subscriber on its own loop."""
 
-    def __init__(self, session: Session, name: str) -> None:
+    def __init__(self, session: Session, name: str,
+                 on_update: Callable[[Any], None] | None = None) -> None:
         self.session = session
         self.name = name
+        self._on_update = on_update
+        """Called on the stream's thread with each change set, before the subscribers."""
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,6 +108,8 @@ class UpdateStream:
                 if version:  # the first answer is the initial state, not a change
                     self.updates += 1
                     self.last_update_at = time.time()
+                    if self._on_update is not None:
+                        self._on_update(result)
                     self._notify()
                 version = result.version
                 self.ready = True

@@ -247,17 +247,29 @@ async def test_a_change_made_by_another_client_arrives_without_a_poll(
     backend: VsphereBackend, api: Any,
 ) -> None:
     vm = await vm_named(backend, "DC0_C0_RP0_VM2")
-    retrievals = backend.stats.retrievals
     changed = asyncio.Event()
     backend.watch(changed.set)
     stream = backend.update_stream
     assert stream is not None
     await _until(lambda: stream.ready, "the update stream's initial state")
+    await backend.vms()  # a full read after the stream is up: patches apply from here
+    retrievals = backend.stats.retrievals
     changed.clear()
     vf.wait_task(api_vm(api, vm.name).PowerOffVM_Task())  # someone else, in the vSphere client
     await asyncio.wait_for(changed.wait(), 30)
     assert backend.stats.retrievals == retrievals  # told by the stream, not found by polling
+    # The poll the change triggers is answered from the patched inventory: no retrieval.
     assert (await vm_named(backend, vm.name)).state is VMState.STOPPED
+    assert backend.stats.retrievals == retrievals and backend.stats.patched == 1
+    # A change the patch cannot rebuild (a new name is patchable; a vMotion is not) is read.
+    changed.clear()
+    target = next(h.name for h in await backend.hosts() if h.cluster == "DC0_C0" and h.name != vm.host)
+    place = backend._last.host_places[target]
+    vf.wait_task(api_vm(api, vm.name).RelocateVM_Task(
+        spec=vim.vm.RelocateSpec(host=vim.HostSystem(place.moid, api._stub))))
+    await asyncio.wait_for(changed.wait(), 30)
+    assert (await vm_named(backend, vm.name)).host == target
+    assert backend.stats.retrievals == retrievals + 1
 
 
 async def _until(predicate: Any, what: str, timeout_s: float = 30.0) -> None:
