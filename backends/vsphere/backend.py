@@ -32,7 +32,6 @@ from .inventory import VIEW_TYPES, Inventory, as_records, build, filter_spec, re
 from .metrics import MetricsMixin
 from .migration import MigrationMixin
 from .session import Endpoint, Session
-from .source import VsphereSource
 
 T = TypeVar("T")
 MOID = re.compile(r"^vm-\d+$")
@@ -84,16 +83,6 @@ class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
         self._full_at = 0.0
         MigrationMixin.__init__(self)
         MetricsMixin.__init__(self)
-
-    @classmethod
-    def from_source(cls, config: VsphereSource, *, read_only: bool) -> VsphereBackend:
-        host, port = config.address
-        endpoint = Endpoint(host=host, port=port, user_env=config.user_env,
-                            password_env=config.password_env,
-                            credentials_file=config.credentials_file,
-                            verify_tls=config.verify_tls, ca_file=config.ca_file)
-        return cls(config.name, endpoint, read_only=read_only, timeout_s=config.timeout_s,
-                   datacenters=config.datacenters)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -101,8 +101,14 @@ class VsphereSource(SourceConfig):
 
 def open_source(config: VsphereSource, *, read_only: bool) -> Backend:
     from .backend import VsphereBackend  # pyVmomi loads here, when a context uses vSphere
+    from .session import Endpoint
 
-    return VsphereBackend.from_source(config, read_only=read_only)
+    host, port = config.address
+    endpoint = Endpoint(host=host, port=port, user_env=config.user_env,
+                        password_env=config.password_env, credentials_file=config.credentials_file,
+                        verify_tls=config.verify_tls, ca_file=config.ca_file)
+    return VsphereBackend(config.name, endpoint, read_only=read_only, timeout_s=config.timeout_s,
+                          datacenters=config.datacenters)
 
 
 KIND = BackendKind(

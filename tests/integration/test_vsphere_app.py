@@ -14,9 +14,9 @@ from pyVmomi import vim
 
 from console.app import NovaApp
 from console.config import load_settings, resolve_context
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
 from console.models import VMState
-from console.sources import build_backends
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from tests import wait_for

@@ -19,7 +19,7 @@ from pyVmomi import vim
 from backends.vsphere.backend import VsphereBackend
 from backends.vsphere.session import Endpoint
 from console.errors import Code, NovaError
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.models import HostState, VMState
 from tests.integration import vcsim_fixture as vf
 

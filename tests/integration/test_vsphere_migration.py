@@ -16,12 +16,12 @@ from pyVmomi import vim
 
 from backends.vsphere.backend import VsphereBackend
 from backends.vsphere.session import Endpoint
-from console.dispatcher import Dispatcher
+from console.actions.dispatcher import Dispatcher
 from console.errors import Code, NovaError
-from console.fleet import Fleet
-from console.migration_door import dispatcher_door
-from console.migration_history import History
-from console.migrations import MigrationTracker
+from console.fleet.polling import Fleet
+from console.migration.dispatch import dispatcher_door
+from console.migration.history import History
+from console.migration.tracker import MigrationTracker
 from console.models import MigrationPhase
 from console.store import Store
 from tests.integration import vcsim_fixture as vf
