@@ -80,7 +80,7 @@ $(VCSIM): | $(STAMPS)/apt
 	fi; \
 	if [ -n "$$missing" ]; then echo "Installing Debian packages:" $$missing; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
-	rm -rf $(VCSIM_BUILD) && mkdir -p $(VCSIM_BUILD)/src/github.com/vmware
+	rm -rf $(VCSIM_BUILD) && mkdir -p $(VCSIM_BUILD)/src/github.com/vmware $(dir $@)
 	cd $(VCSIM_BUILD) && apt-get source golang-github-vmware-govmomi >source.log 2>&1 || { cat $(VCSIM_BUILD)/source.log >&2; exit 1; }
 	mv $(VCSIM_BUILD)/golang-github-vmware-govmomi-*/ $(VCSIM_BUILD)/src/github.com/vmware/govmomi
 	GO111MODULE=off GOPATH=$(abspath $(VCSIM_BUILD)):/usr/share/gocode GOCACHE=$(abspath $(VCSIM_BUILD))/cache \
