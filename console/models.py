@@ -68,6 +68,10 @@ class Host:
     load_15m: float | None = None
     memory_available_bytes: int | None = None
     uptime_s: float | None = None
+    cluster: str = ""
+    """The cluster the source groups the host in (a vSphere cluster), when it has one."""
+    datacenter: str = ""
+    """The datacenter (or region) above it, when the source has one."""
 
 
 @dataclass(frozen=True, slots=True)
