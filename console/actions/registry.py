@@ -134,7 +134,8 @@ CREATE, RESIZE = "vm.create", "vm.resize"
 
 def _create_vm(backend: Any, _vm_id: str, params: dict[str, object]) -> Awaitable[Any]:
     """`create_vm(NewVM)`: the request's parameters are the new VM's fields."""
-    fields = {**params, "tags": tuple(params.get("tags") or ())}  # type: ignore[call-overload]
+    tags = params.get("tags") or ()
+    fields = {**params, "tags": tuple(tags) if isinstance(tags, (list, tuple)) else (str(tags),)}
     return backend.create_vm(NewVM(**fields))  # type: ignore[arg-type]
 
 
