@@ -27,7 +27,7 @@ from console.models import VM, Host
 
 from .actions import PowerMixin
 from .capacity import CapacityMixin
-from .clients import Clients, ClientSettings
+from .clients import Clients, ClientSettings, config_files
 from .errors import translate
 from .ids import InstanceRef, parse_ref
 from .inventory import (
@@ -40,6 +40,7 @@ from .inventory import (
     vm_from_instance,
 )
 from .metrics import MetricsMixin
+from .regions import region_problem
 from .snapshots import SnapshotsMixin
 
 PAGE_SIZE = 1000
@@ -171,6 +172,10 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         if not home:
             raise NovaError(Code.CONFIG_INVALID, f"no region for profile {profile!r}: list `regions` "
                             "in the source, or set `region =` in the profile (or AWS_REGION)")
+        if problem := region_problem(home):
+            raise NovaError(Code.CONFIG_INVALID, f"profile {profile!r}: {problem}", "the region "
+                            "comes from the profile's `region =` (or AWS_REGION / "
+                            f"AWS_DEFAULT_REGION) in {' or '.join(config_files())}")
         return [home]
 
     async def _home_region(self, profile: str) -> str | None:

@@ -7,6 +7,8 @@ for in, "throttled" when AWS kept refusing after the retries.
 
 from __future__ import annotations
 
+import difflib
+
 from botocore import exceptions as bx
 
 from console.errors import Code, NovaError
@@ -52,9 +54,11 @@ def translate(exc: BaseException, *, operation: str, profile: str, region: str =
         return _client_error(exc, operation=operation, profile=profile, where=where)
     if isinstance(exc, bx.ProfileNotFound):
         found = ", ".join(profiles_found) or "none"
+        close = difflib.get_close_matches(profile, profiles_found, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         return NovaError(Code.CONFIG_INVALID, f"AWS profile {profile!r} is not defined in "
                          f"{files[0]} or {files[1]} (AWS_CONFIG_FILE / "
-                         f"AWS_SHARED_CREDENTIALS_FILE); profiles there: {found}", str(exc))
+                         f"AWS_SHARED_CREDENTIALS_FILE): {hint}profiles there: {found}", str(exc))
     if isinstance(exc, (bx.UnauthorizedSSOTokenError, bx.SSOTokenLoadError)) or (
             isinstance(exc, bx.TokenRetrievalError) and "sso" in str(exc).lower()):
         return NovaError(Code.PERMISSION_DENIED, f"the SSO session of {where} has expired or "

@@ -39,7 +39,17 @@ def region_problem(name: str) -> str | None:
     known = known_regions()
     if name in known or (not known and REGION_SHAPE.match(name)):
         return None
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else \
+    close = closest(name, sorted(known))
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else \
         "; write a region name like 'eu-west-1', or \"all\" for every enabled region"
     return f"unknown AWS region {name!r}{hint}"
+
+
+def closest(name: str, choices: list[str]) -> list[str]:
+    """The nearest choices, all of them when several are equally near ("us-est-1" is one
+    letter from both us-east-1 and us-west-1)."""
+    scored = sorted(((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in choices),
+                    reverse=True)
+    if not scored or scored[0][0] < 0.6:
+        return []
+    return sorted(c for ratio, c in scored[:3] if ratio == scored[0][0])

@@ -43,8 +43,10 @@ def moto_url() -> Iterator[str]:
 
 
 def post(url: str, path: str, body: bytes = b"") -> None:
-    with urllib.request.urlopen(urllib.request.Request(url + path, data=body, method="POST"),
-                                timeout=30) as answer:
+    """A moto control call (text/plain: a form type would hide the body from moto)."""
+    request = urllib.request.Request(url + path, data=body, method="POST",
+                                     headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
         answer.read()
 
 
@@ -98,6 +100,7 @@ class AwsWorld:
 @pytest.fixture
 def aws_world(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
     post(moto_url, "/moto-api/reset")
+    post(moto_url, "/moto-api/reset-auth", b"inf")  # permissions off (a test may turn them on)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                  "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_EC2"):
         monkeypatch.delenv(name, raising=False)
