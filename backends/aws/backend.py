@@ -252,6 +252,13 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
             for record in answer.get("InstanceTypes", ()):
                 self._sizes[record["InstanceType"]] = type_size(record)
 
+    async def vcpus_now(self, ref: InstanceRef) -> int:
+        """One instance's vCPUs, described now (for a source that has no inventory yet)."""
+        instance = await self.describe(ref)
+        await self._learn_sizes(ref.profile, ref.region, {instance.get("InstanceType", "")})
+        self.monitoring[ref.instance_id] = instance.get("Monitoring", {}).get("State", "disabled")
+        return vcpus_of(instance, self._sizes)
+
     @property
     def calls(self) -> int:
         """AWS API operations this source has made so far (every service)."""

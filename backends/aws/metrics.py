@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.errors import NovaError
+from console.errors import Code, NovaError
 from console.models import VM, Alert, MetricSample
 
 from .ids import InstanceRef, parse_ref
@@ -56,6 +56,7 @@ class MetricsMixin:
     _api: Callable[..., Any]
     monitoring: dict[str, str]
     metrics_budget: MetricsBudget
+    vcpus_now: Callable[[InstanceRef], Any]
 
     def _init_metrics(self) -> None:
         self.monitoring = {}
@@ -112,8 +113,8 @@ class MetricsMixin:
                      60 * math.ceil(window_s / 1440 / 60))  # at most ~1,440 points
         queries = [_query(f"m{n}", ref.instance_id, name, stat, period)
                    for n, (name, stat) in enumerate(CHARTS[metric])]
-        end = self.clock()
-        got = await self.metric_data(ref.profile, ref.region, queries, end - window_s, end)
+        start, end = aligned(self.clock(), window_s, period)
+        got = await self.metric_data(ref.profile, ref.region, queries, start, end)
         totals: dict[float, float] = {}
         for points in got.values():
             for t, v in points:
@@ -122,13 +123,17 @@ class MetricsMixin:
         return sorted((t, v * scale) for t, v in totals.items())
 
     async def _cpu_scale(self, ref: InstanceRef) -> float:
-        """Percent of the instance's vCPUs → cores."""
-        vcpus = self._vcpus_known().get(str(ref))
-        return (vcpus or 1) / 100.0
-
-    def _vcpus_known(self) -> dict[str, int]:
+        """Percent of the instance's vCPUs → cores (its size from the last inventory, else
+        described now: a metrics-only source has no inventory)."""
         last = getattr(self, "_last", None)
-        return {vm.id: vm.vcpus for vm in last.vms} if last is not None else {}
+        vcpus = next((vm.vcpus for vm in (last.vms if last else ()) if vm.id == str(ref)), 0)
+        if not vcpus:
+            vcpus = await self.vcpus_now(ref)
+        if not vcpus:
+            raise NovaError(Code.BACKEND_ERROR, f"the vCPU count of {ref} is unknown",
+                            "its instance type's size could not be read, so CPUUtilization "
+                            "cannot be turned into cores")
+        return vcpus / 100.0
 
     async def samples(self) -> Sequence[MetricSample]:
         """SupportsMetrics: the latest CPU use (cores) of every running instance of the last
@@ -149,7 +154,8 @@ class MetricsMixin:
                               self.period_of(parse_ref(vm.id).instance_id))
                        for q, vm in ids.items()]
             try:
-                got = await self.metric_data(profile, region, queries, now - 3 * BASIC_PERIOD_S, now)
+                got = await self.metric_data(profile, region, queries,
+                                             *aligned(now, 3 * BASIC_PERIOD_S, BASIC_PERIOD_S))
             except NovaError:
                 continue
             for q, points in got.items():
@@ -164,6 +170,13 @@ class MetricsMixin:
     async def alerts(self) -> Sequence[Alert]:
         """SupportsMetrics: CloudWatch alarms are not read yet (none reported)."""
         return []
+
+
+def aligned(now: float, window_s: float, period: int) -> tuple[float, float]:
+    """Start and end on period boundaries, as CloudWatch advises (its points then fall on
+    them too), covering at least the last `window_s` and the period still filling."""
+    end = math.ceil(now / period) * period
+    return math.floor((now - window_s) / period) * period, float(end)
 
 
 def _query(qid: str, instance_id: str, name: str, stat: str, period: int) -> dict[str, Any]:
