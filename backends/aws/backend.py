@@ -145,8 +145,8 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         found: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            page = await self._api(service, profile, region, method, **kwargs,
-                                   **({"NextToken": token} if token else {}))
+            args: dict[str, Any] = {**kwargs, **({"NextToken": token} if token else {})}
+            page = await self._api(service, profile, region, method, **args)
             found.append(page)
             token = page.get("NextToken")
             if not token:
@@ -163,8 +163,8 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
             cached = self._enabled.get(profile)
             if cached and self.clock() - cached[0] < REGIONS_TTL_S:
                 return cached[1]
-            home = await self._home_region(profile) or "us-east-1"
-            answer = await self._api("ec2", profile, home, "describe_regions")
+            answer = await self._api("ec2", profile, await self._home_region(profile) or "us-east-1",
+                                     "describe_regions")
             names = sorted(r["RegionName"] for r in answer.get("Regions", ()))
             self._enabled[profile] = (self.clock(), names)
             return names

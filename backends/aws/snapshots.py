@@ -12,6 +12,7 @@ the way to do it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -123,7 +124,7 @@ def _tags(snapshot: dict[str, Any]) -> dict[str, str]:
 
 def _started(snapshot: dict[str, Any]) -> float:
     start = snapshot.get("StartTime")
-    return start.timestamp() if hasattr(start, "timestamp") else 0.0
+    return start.timestamp() if isinstance(start, dt.datetime) else 0.0
 
 
 def group(ebs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
