@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader, create_loader
 
 from .errors import translate
 from .ids import DEFAULT_PROFILE
@@ -75,11 +77,15 @@ class Clients:
         with self._lock:
             if profile not in self._sessions:
                 try:
-                    self._sessions[profile] = boto3.Session(
-                        profile_name=profile if self._named else None)
+                    core = botocore.session.get_session()
+                    core.register_component("data_loader", shared_loader())
+                    session = boto3.Session(botocore_session=core,
+                                            profile_name=profile if self._named else None)
+                    core.get_scoped_config()  # an unknown profile fails here, not later
                 except Exception as exc:
                     raise translate(exc, operation="open session", profile=profile,
                                     files=config_files(), profiles_found=known_profiles()) from exc
+                self._sessions[profile] = session
             return self._sessions[profile]
 
     def region_of(self, profile: str) -> str | None:
@@ -112,6 +118,23 @@ class Clients:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
+
+
+_loader: Loader | None = None
+_loader_lock = threading.Lock()
+
+
+def shared_loader() -> Loader:
+    """One botocore data loader for every session of the process: a service model (EC2's is
+    megabytes of JSON, parsed in one call that holds the GIL and so stalls the event loop) is
+    then parsed once, not once per profile and source."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            _loader = create_loader()
+        else:  # each boto3 Session appends its own data directory again
+            _loader.search_paths[:] = list(dict.fromkeys(_loader.search_paths))
+        return _loader
 
 
 def config_files() -> tuple[str, str]:

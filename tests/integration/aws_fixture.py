@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import threading
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -137,12 +138,16 @@ class FaultProxy:
     """A loopback HTTP proxy in front of moto. Every `every`-th request (counted over all
     requests) fails in turn as: throttled (400 RequestLimitExceeded, not forwarded), 503 (not
     forwarded), and 503 after forwarding (moto did it, the answer is lost). `always` throttles
-    every request. `seen` counts requests by Action, `faults` what was injected."""
+    every request; `delay_s` adds a round trip's latency. `seen` counts requests by Action,
+    `faults` what was injected."""
 
-    def __init__(self, upstream: str, *, every: int = 3, always: bool = False) -> None:
+    def __init__(self, upstream: str, *, every: int = 3, always: bool = False,
+                 delay_s: float = 0.0) -> None:
         self.upstream = urlsplit(upstream)
         self.every = every
         self.always = always
+        self.delay_s = delay_s
+        """Added before each answer: a round trip to a real AWS region (`every=0`: no faults)."""
         self.seen: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self._n = itertools.count(1)
@@ -178,9 +183,12 @@ class FaultProxy:
         with self._lock:
             self.seen[action] += 1
             n = next(self._n)
-            kind = "throttled" if self.always else (next(self._kinds) if n % self.every == 0 else "")
+            due = self.every > 0 and n % self.every == 0
+            kind = "throttled" if self.always else (next(self._kinds) if due else "")
             if kind:
                 self.faults[f"{kind}:{action}"] += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if kind == "throttled":
             return self._answer(request, 400, THROTTLED)
         if kind == "unavailable":
