@@ -95,6 +95,8 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         self._enabled: dict[str, tuple[float, list[str]]] = {}
         self._sweep_task: asyncio.Task[Sweep] | None = None
         self._last: Sweep | None = None
+        self._handed_out: float | None = None
+        """When the last sweep was first handed to a caller (None: not yet)."""
         self._init_metrics()
         self._init_capacity()
 
@@ -191,12 +193,20 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         return (await self._shared_sweep()).vms
 
     async def _shared_sweep(self) -> Sweep:
+        """The sweep in flight, or one that just ended. A sweep outlives a caller that gave up
+        (the fleet's poll timeout): its result goes to the next caller however old, so a
+        fleet larger than one poll's timeout still gets listed, a little late, not never."""
         last = self._last
-        if last is not None and self.clock() - last.finished < SWEEP_REUSE_S:
+        now = self.clock()
+        if last is not None and (self._handed_out is None or now - self._handed_out < SWEEP_REUSE_S):
+            if self._handed_out is None:
+                self._handed_out = now
             return last
         if self._sweep_task is None or self._sweep_task.done():
             self._sweep_task = asyncio.create_task(self._sweep(), name=f"aws-sweep:{self.name}")
-        return await asyncio.shield(self._sweep_task)
+        sweep = await asyncio.shield(self._sweep_task)
+        self._handed_out = self.clock()
+        return sweep
 
     async def _sweep(self) -> Sweep:
         pairs = [(profile, region) for profile in self.clients.labels
@@ -220,7 +230,7 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         self._known = {parse_ref(vm.id).instance_id: parse_ref(vm.id) for vm in vms}
         self._fading.forget_except(listed)
         sweep = Sweep(tuple(vms), tuple(hosts_from(vms, backend=self.name)), quota, self.clock())
-        self._last = sweep
+        self._last, self._handed_out = sweep, None
         return sweep
 
     async def _list_region(self, profile: str, region: str) -> RegionListing:

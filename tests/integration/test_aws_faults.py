@@ -4,6 +4,7 @@ keeps throttling fails saying so."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from backends.aws.clients import ClientSettings
 from backends.aws.snapshots import TAG_INSTANCE, TAG_KEY
 from console.dispatcher import Dispatcher, Request, Target
 from console.errors import Code
+from console.fleet import Fleet
 from console.store import open_store
 
 from .aws_fixture import AwsWorld, FaultProxy, aws_world, moto_url  # noqa: F401
@@ -71,3 +73,26 @@ async def test_a_call_throttled_past_its_retries_says_throttled(aws_world: AwsWo
     assert "DescribeInstances" in str(error) and "after 2 attempts" in str(error)
     assert proxy.seen["DescribeInstances"] == 2
     assert aws_world.state(iid) == "running"
+
+
+async def test_a_sweep_slower_than_the_poll_timeout_is_handed_to_the_next_poll(
+        aws_world: AwsWorld) -> None:  # noqa: F811
+    """A fleet bigger than one poll's timeout is listed a poll late, never "never"."""
+    ids = aws_world.run(3)
+    with FaultProxy(aws_world.url, every=0, delay_s=0.6) as proxy:
+        aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
+                         settings=ClientSettings(endpoint_url=proxy.url))
+        fleet = Fleet("cloud", [aws], timeout_s=0.5)
+        try:
+            first = await fleet.poll_once()
+            assert first.vms == () and "timed out" in first.health[0].error
+            for _ in range(600):  # the sweep goes on after the poll gave up
+                if aws._sweep_task is not None and aws._sweep_task.done():
+                    break
+                await asyncio.sleep(0.05)
+            second = await fleet.poll_once()
+        finally:
+            await fleet.stop()
+    assert second.health[0].ok
+    assert sorted(vm.id.rpartition(":")[2] for vm in second.vms) == sorted(ids)
+    assert proxy.seen["DescribeInstances"] == 1
