@@ -32,6 +32,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 
 from backends.aws.backend import AwsBackend
 from backends.aws.clients import ClientSettings, shared_loader
@@ -103,8 +104,8 @@ def _write_files(directory: Path, creds: dict[str, dict[str, str]]) -> None:
 
 async def _ours(url: str) -> tuple[float, int, int, float]:
     backend = AwsBackend("aws", profiles=list(PROFILES), regions=list(REGIONS),
-                         settings=ClientSettings(endpoint_url=url, pool_size=10),
-                         max_concurrency=10, timeout_s=120)
+                         settings=ClientSettings(endpoint_url=url, pool_size=10, read_timeout_s=300),
+                         max_concurrency=10, timeout_s=600)  # moto answers 500 instances slowly
     stop = asyncio.Event()
     worst = 0.0
 
@@ -144,7 +145,8 @@ def _naive(url: str) -> tuple[float, int, int]:
     for profile in PROFILES:
         session = sessions[profile]
         for region in REGIONS:
-            ec2 = session.client("ec2", region_name=region, endpoint_url=url)
+            ec2 = session.client("ec2", region_name=region, endpoint_url=url,
+                                 config=Config(read_timeout=300))
             ec2.meta.events.register("before-call", count)
             types: set[str] = set()
             for page in ec2.get_paginator("describe_instances").paginate():
