@@ -240,7 +240,12 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         instances = [i for page in pages for r in page.get("Reservations", ())
                      for i in r.get("Instances", ())]
         await self._learn_sizes(profile, region, {i.get("InstanceType", "") for i in instances})
-        now = self.clock()
+        loop = asyncio.get_running_loop()  # shaping thousands of records: off the loop too
+        return await loop.run_in_executor(self._executor, self._shape, profile, region,
+                                          instances, self.clock())
+
+    def _shape(self, profile: str, region: str, instances: list[dict[str, Any]],
+               now: float) -> RegionListing:
         shown = [i for i in instances if self._fading.keep(i, now)]
         self.monitoring.update({i["InstanceId"]: i.get("Monitoring", {}).get("State", "disabled")
                                 for i in shown})
