@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from backends import registry
+from backends.aws.clients import Clients, ClientSettings
 from backends.aws.regions import closest, known_regions, region_problem
 from backends.aws.source import AwsSource
 
@@ -52,3 +58,26 @@ def test_region_names_come_from_botocores_partition_data() -> None:
     assert not any(r.endswith("-global") for r in regions)
     assert region_problem("ap-southeast-2") is None
     assert closest("eu-centrl-1", sorted(regions)) == ["eu-central-1"]
+
+
+def test_validating_an_aws_entry_imports_no_sdk() -> None:
+    """The region check reads botocore's data file without importing botocore."""
+    code = textwrap.dedent("""
+        import sys
+        from backends import registry
+        registry.kind("aws").config(regions=["eu-west-1"], profiles=["prod"])
+        print(",".join(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_the_retry_mode_and_timeouts_reach_botocore() -> None:
+    clients = Clients(["prod"], ClientSettings(retry_mode="adaptive", max_attempts=8,
+                                               connect_timeout_s=2, read_timeout_s=9))
+    config = clients.config()
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 8}
+    assert (config.connect_timeout, config.read_timeout) == (2, 9)
+    assert clients.config(single_attempt=True).retries["total_max_attempts"] == 1
