@@ -4,8 +4,9 @@ EC2's six states map onto the console's: `pending` → pending, `running` → ru
 `stopping` and `shutting-down` → pending (in transition), `stopped` → stopped, `terminated` →
 stopped with an `ec2:state=terminated` tag, listed for `TERMINATED_SHOWN_S` after it ended
 (AWS itself keeps terminated instances visible for about an hour) and then left out.
-The EC2 state (when it is not plain running/stopped) and the instance type ride along as
-`ec2:` tags, so `tag:ec2:type=m5` and `tag:ec2:state=stopping` filter on them.
+The region, the instance type and the EC2 state (when it is not plain running/stopped) ride
+along as `ec2:` tags, so `region:eu-west-1`, `tag:ec2:type=m5` and `tag:ec2:state=stopping`
+filter on them.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def vm_from_instance(instance: Mapping[str, Any], *, ref: InstanceRef, backend: 
     raw_state = str(instance.get("State", {}).get("Name", ""))
     tags = {str(t.get("Key", "")): str(t.get("Value", "")) for t in instance.get("Tags", ())}
     name = tags.pop("Name", "") or ref.instance_id
-    extra = [f"ec2:type={instance.get('InstanceType', '?')}"]
+    extra = [f"ec2:region={ref.region}", f"ec2:type={instance.get('InstanceType', '?')}"]
     if raw_state not in ("running", "stopped"):
         extra.append(f"ec2:state={raw_state}")
     if instance.get("InstanceLifecycle"):

@@ -11,7 +11,7 @@ import pytest
 from backends.aws.backend import AwsBackend
 from backends.aws.snapshots import TAG_KEY
 from backends.base import SupportsPower, SupportsSnapshots, action_key
-from console.dispatcher import Dispatcher, Outcome, Request, Target
+from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code
 from console.store import open_store
 

@@ -13,10 +13,10 @@ import boto3
 import pytest
 
 from backends.aws.backend import AwsBackend
+from console.actions.dispatcher import Dispatcher, Request, Target
 from console.config import ConfigError, load_settings
-from console.dispatcher import Dispatcher, Request, Target
 from console.errors import Code
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.models import FleetSnapshot
 from console.store import open_store
 

@@ -12,9 +12,9 @@ import pytest
 from backends.aws.backend import AwsBackend
 from backends.aws.clients import ClientSettings
 from backends.aws.snapshots import TAG_INSTANCE, TAG_KEY
-from console.dispatcher import Dispatcher, Request, Target
+from console.actions.dispatcher import Dispatcher, Request, Target
 from console.errors import Code
-from console.fleet import Fleet
+from console.fleet.polling import Fleet
 from console.store import open_store
 
 from .aws_fixture import AwsWorld, FaultProxy, aws_world, moto_url  # noqa: F401
