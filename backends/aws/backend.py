@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from console.errors import Code, NovaError
 from console.models import VM, Host
@@ -42,6 +42,8 @@ from .inventory import (
 from .metrics import MetricsMixin
 from .regions import region_problem
 from .snapshots import SnapshotsMixin
+
+T = TypeVar("T")
 
 PAGE_SIZE = 1000
 """DescribeInstances' largest page."""
@@ -89,6 +91,7 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         self.several_profiles = len(self.clients.labels) > 1
         self._executor = ThreadPoolExecutor(max_workers=max_concurrency,
                                             thread_name_prefix=f"aws-{name}")
+        self._slots = asyncio.Semaphore(max_concurrency)
         self._sizes: dict[str, TypeSize] = {}
         self._fading = Fading()
         self._known: dict[str, InstanceRef] = {}
@@ -117,15 +120,23 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
                    single_attempt: bool = False, timeout_s: float | None = None,
                    **kwargs: Any) -> Any:
         """One AWS API call on this source's threads, under a timeout, errors as NovaError."""
-        loop = asyncio.get_running_loop()
         call = functools.partial(self._blocking, service, profile, region, method,
                                  single_attempt, kwargs)
         limit = timeout_s or self.timeout_s
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._executor, call), limit)
+            return await self.in_thread(call, timeout_s=limit)
         except TimeoutError as exc:
             raise NovaError(Code.TIMEOUT, f"{method} for profile {profile!r}, {region}",
                             f"no answer within {limit:g} s") from exc
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:
+        """Run `fn(*args)` on this source's threads. A free thread is waited for first, so
+        the timeout counts the call, not its place in the queue (38 regions, 8 threads)."""
+        async with self._slots:
+            future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            if timeout_s is None:
+                return await future
+            return await asyncio.wait_for(future, timeout_s)
 
     def _blocking(self, service: str, profile: str, region: str, method: str,
                   single_attempt: bool, kwargs: dict[str, Any]) -> Any:
@@ -181,8 +192,7 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         return [home]
 
     async def _home_region(self, profile: str) -> str | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.clients.region_of, profile)
+        return await self.in_thread(self.clients.region_of, profile, timeout_s=self.timeout_s)
 
     # -- inventory --------------------------------------------------------------------------
 
@@ -240,9 +250,8 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         instances = [i for page in pages for r in page.get("Reservations", ())
                      for i in r.get("Instances", ())]
         await self._learn_sizes(profile, region, {i.get("InstanceType", "") for i in instances})
-        loop = asyncio.get_running_loop()  # shaping thousands of records: off the loop too
-        return await loop.run_in_executor(self._executor, self._shape, profile, region,
-                                          instances, self.clock())
+        # shaping thousands of records: off the loop too
+        return await self.in_thread(self._shape, profile, region, instances, self.clock())
 
     def _shape(self, profile: str, region: str, instances: list[dict[str, Any]],
                now: float) -> RegionListing:

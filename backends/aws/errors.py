@@ -103,8 +103,6 @@ def _client_error(exc: bx.ClientError, *, operation: str, profile: str, where: s
     if code in UNAVAILABLE or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
         return NovaError(Code.BACKEND_ERROR, f"{op} for {where}: AWS answered with a server "
                          f"error after {attempts} attempts", cause)
-    if code == "OperationNotPermitted":
-        return NovaError(Code.INVALID_STATE, f"{op} refused for {where}", cause)
     return NovaError(BY_CODE.get(code, Code.BACKEND_ERROR), f"{op} for {where}", cause)
 
 
