@@ -15,13 +15,13 @@ from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
 from console.errors import Code
 from console.store import open_store
 
-from .aws_fixture import AwsWorld, aws_world, moto_url  # noqa: F401
+from .aws_fixture import AwsWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
-async def console(aws_world: AwsWorld, tmp_path: Path  # noqa: F811
+async def console(aws_world: AwsWorld, tmp_path: Path
                   ) -> AsyncIterator[tuple[Dispatcher, AwsBackend]]:
     aws = AwsBackend("aws", profiles=["alpha", "beta"], regions=["eu-west-1"])
     assert isinstance(aws, SupportsPower) and isinstance(aws, SupportsSnapshots)
@@ -42,7 +42,7 @@ async def act(dispatcher: Dispatcher, action: str, instance_id: str, profile: st
 
 
 async def test_stop_start_reboot_terminate_each_seen_through_the_ec2_api(
-        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:  # noqa: F811
+        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:
     dispatcher, _aws = console
     (iid,) = aws_world.run(1, profile="beta")
 
@@ -72,7 +72,7 @@ async def test_stop_start_reboot_terminate_each_seen_through_the_ec2_api(
 
 
 async def test_suspend_hibernates_only_instances_configured_for_it(
-        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:  # noqa: F811
+        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:
     dispatcher, _aws = console
     (plain,) = aws_world.run(1)
     (sleeper,) = aws_world.run(1, HibernationOptions={"Configured": True})
@@ -91,7 +91,7 @@ async def test_suspend_hibernates_only_instances_configured_for_it(
 
 
 async def test_termination_protection_is_a_clear_refusal(
-        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:  # noqa: F811
+        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:
     dispatcher, _aws = console
     (iid,) = aws_world.run(1)
     aws_world.ec2().modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": True})
@@ -105,7 +105,7 @@ async def test_termination_protection_is_a_clear_refusal(
 
 
 async def test_snapshot_covers_every_volume_tagged_with_the_action_and_lists_and_deletes(
-        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:  # noqa: F811
+        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:
     dispatcher, aws = console
     (iid,) = aws_world.run(1)
     ec2 = aws_world.ec2()
@@ -141,7 +141,7 @@ async def test_snapshot_covers_every_volume_tagged_with_the_action_and_lists_and
 
 
 async def test_an_unknown_instance_is_vm_not_found(
-        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:  # noqa: F811
+        aws_world: AwsWorld, console: tuple[Dispatcher, AwsBackend]) -> None:
     dispatcher, _aws = console
     outcome = await act(dispatcher, "vm.start", "i-0123456789abcdef0")
     assert outcome.error is not None and outcome.error.kind is Code.VM_NOT_FOUND

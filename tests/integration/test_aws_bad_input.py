@@ -20,7 +20,7 @@ from console.fleet.polling import Fleet
 from console.models import FleetSnapshot
 from console.store import open_store
 
-from .aws_fixture import AwsWorld, aws_world, moto_url, post  # noqa: F401
+from .aws_fixture import AwsWorld, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -40,7 +40,7 @@ def health(snapshot: FleetSnapshot, name: str) -> tuple[bool, str]:
     return found.ok, found.error
 
 
-async def test_an_unknown_profile_names_the_files_and_the_close_one(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_an_unknown_profile_names_the_files_and_the_close_one(aws_world: AwsWorld) -> None:
     ids = aws_world.run(3)
     snap = await poll(AwsBackend("good", profiles=["alpha"], regions=["eu-west-1"]),
                       AwsBackend("typo", profiles=["alhpa"], regions=["eu-west-1"]))
@@ -52,7 +52,7 @@ async def test_an_unknown_profile_names_the_files_and_the_close_one(aws_world: A
     assert sorted(vm.id.rpartition(":")[2] for vm in snap.vms) == sorted(ids)
 
 
-async def test_a_region_typo_in_a_profile_says_did_you_mean(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_a_region_typo_in_a_profile_says_did_you_mean(aws_world: AwsWorld) -> None:
     aws_world.run(1)
     aws_world.creds["gamma"] = aws_world.creds["alpha"]
     aws_world.write_files()
@@ -78,7 +78,7 @@ def test_a_region_typo_in_the_console_config_names_line_and_fix(tmp_path: Path) 
 
 
 async def test_a_denied_call_names_the_api_call_and_the_profile(
-        aws_world: AwsWorld, tmp_path: Path) -> None:  # noqa: F811
+        aws_world: AwsWorld, tmp_path: Path) -> None:
     iam = aws_world.client("iam", "alpha", "us-east-1")
     for user, actions in (("admin", ["*"]), ("viewer", ["ec2:Describe*"]), ("nobody", [])):
         iam.create_user(UserName=user)
@@ -118,7 +118,7 @@ async def test_a_denied_call_names_the_api_call_and_the_profile(
 
 
 async def test_an_expired_sso_session_says_exactly_what_to_run(
-        aws_world: AwsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        aws_world: AwsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """botocore reads the cached SSO token and finds it expired before any network call."""
     aws_world.run(1)
     home = tmp_path / "home"

@@ -17,13 +17,13 @@ from console.errors import Code
 from console.fleet.polling import Fleet
 from console.store import open_store
 
-from .aws_fixture import AwsWorld, FaultProxy, aws_world, moto_url  # noqa: F401
+from .aws_fixture import AwsWorld, FaultProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
 async def test_actions_complete_through_throttling_and_lost_answers_without_duplicates(
-        aws_world: AwsWorld, tmp_path: Path) -> None:  # noqa: F811
+        aws_world: AwsWorld, tmp_path: Path) -> None:
     ids = aws_world.run(4)
     with FaultProxy(aws_world.url, every=3) as proxy:
         aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
@@ -57,7 +57,7 @@ async def test_actions_complete_through_throttling_and_lost_answers_without_dupl
     assert proxy.faults["lost:CreateSnapshots"] >= 1  # the schedule is deterministic
 
 
-async def test_a_call_throttled_past_its_retries_says_throttled(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_a_call_throttled_past_its_retries_says_throttled(aws_world: AwsWorld) -> None:
     (iid,) = aws_world.run(1)
     with FaultProxy(aws_world.url, always=True) as proxy:
         aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
@@ -76,7 +76,7 @@ async def test_a_call_throttled_past_its_retries_says_throttled(aws_world: AwsWo
 
 
 async def test_a_sweep_slower_than_the_poll_timeout_is_handed_to_the_next_poll(
-        aws_world: AwsWorld) -> None:  # noqa: F811
+        aws_world: AwsWorld) -> None:
     """A fleet bigger than one poll's timeout is listed a poll late, never "never"."""
     ids = aws_world.run(3)
     with FaultProxy(aws_world.url, every=0, delay_s=0.6) as proxy:

@@ -15,20 +15,20 @@ from backends.aws.backend import AwsBackend
 from backends.aws.inventory import TERMINATED_SHOWN_S
 from console.models import VMState
 
-from .aws_fixture import REGIONS, AwsWorld, aws_world, moto_url  # noqa: F401
+from .aws_fixture import REGIONS, AwsWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
 @pytest.fixture
-async def backend(aws_world: AwsWorld) -> AsyncIterator[AwsBackend]:  # noqa: F811
+async def backend(aws_world: AwsWorld) -> AsyncIterator[AwsBackend]:
     aws = AwsBackend("aws", profiles=["alpha", "beta"], regions=list(REGIONS), page_size=5)
     yield aws
     await aws.close()
 
 
 async def test_lists_over_a_thousand_instances_of_two_accounts_in_three_regions(
-        aws_world: AwsWorld, backend: AwsBackend) -> None:  # noqa: F811
+        aws_world: AwsWorld, backend: AwsBackend) -> None:
     launched: dict[tuple[str, str], list[str]] = {}
     for profile in ("alpha", "beta"):
         for region in REGIONS:
@@ -63,7 +63,7 @@ async def test_lists_over_a_thousand_instances_of_two_accounts_in_three_regions(
     assert backend.clients.count.operations["ec2.DescribeInstanceTypes"] >= 1
 
 
-async def test_states_tags_and_sizes_as_ec2_reports_them(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_states_tags_and_sizes_as_ec2_reports_them(aws_world: AwsWorld) -> None:
     running = aws_world.run(1, instance_type="m5.large", tags={"Name": "web\u202e-01", "env": "prod"})
     stopped = aws_world.run(1, instance_type="t3.micro")
     aws_world.ec2().stop_instances(InstanceIds=stopped)
@@ -82,7 +82,7 @@ async def test_states_tags_and_sizes_as_ec2_reports_them(aws_world: AwsWorld) ->
     assert (vms[stopped[0]].vcpus, vms[stopped[0]].memory_bytes) == (2, 2**30)
 
 
-async def test_terminated_instances_are_shown_stopped_then_fade_out(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_terminated_instances_are_shown_stopped_then_fade_out(aws_world: AwsWorld) -> None:
     keep, gone = aws_world.run(2)
     aws_world.ec2().terminate_instances(InstanceIds=[gone])
     now = [0.0]
@@ -98,7 +98,7 @@ async def test_terminated_instances_are_shown_stopped_then_fade_out(aws_world: A
         await aws.close()
 
 
-async def test_all_regions_means_every_enabled_region(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_all_regions_means_every_enabled_region(aws_world: AwsWorld) -> None:
     far = aws_world.run(1, region="sa-east-1")
     aws = AwsBackend("aws", profiles=["alpha"], regions="all", max_concurrency=8)
     try:
@@ -111,7 +111,7 @@ async def test_all_regions_means_every_enabled_region(aws_world: AwsWorld) -> No
 
 
 async def test_the_config_files_services_section_is_the_endpoint(
-        aws_world: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        aws_world: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """No AWS_ENDPOINT_URL: botocore itself reads `services` from the profile."""
     ids = aws_world.run(2, profile="beta")
     monkeypatch.delenv("AWS_ENDPOINT_URL")
@@ -127,7 +127,7 @@ async def test_the_config_files_services_section_is_the_endpoint(
 
 
 async def test_capacity_counts_running_standard_vcpus_and_says_when_the_quota_is_unknown(
-        aws_world: AwsWorld) -> None:  # noqa: F811
+        aws_world: AwsWorld) -> None:
     """moto's Service Quotas knows only VPC quotas: the EC2 vCPU quota stays unknown."""
     aws_world.run(3, instance_type="m5.xlarge")  # 4 vCPUs each
     stopped = aws_world.run(2, instance_type="m5.large")

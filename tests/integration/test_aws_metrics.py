@@ -12,7 +12,7 @@ from backends import registry
 from backends.aws.backend import AwsBackend
 from backends.base import SupportsMetrics
 
-from .aws_fixture import AwsWorld, aws_world, moto_url  # noqa: F401
+from .aws_fixture import AwsWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -30,7 +30,7 @@ def seed(world: AwsWorld, instance_id: str, metric: str, values: list[float], *,
     return [float(t) for t in times]
 
 
-async def test_cpu_and_network_series_come_back_from_cloudwatch(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_cpu_and_network_series_come_back_from_cloudwatch(aws_world: AwsWorld) -> None:
     (iid,) = aws_world.run(1, instance_type="m5.xlarge")  # 4 vCPUs
     times = seed(aws_world, iid, "CPUUtilization", [10.0, 50.0, 75.0, 100.0])
     seed(aws_world, iid, "NetworkIn", [3000.0, 6000.0])
@@ -52,7 +52,7 @@ async def test_cpu_and_network_series_come_back_from_cloudwatch(aws_world: AwsWo
     assert aws.metrics_budget.calls == 2 and aws.metrics_budget.metrics == 3
 
 
-async def test_samples_batch_every_running_instance_and_are_cached(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_samples_batch_every_running_instance_and_are_cached(aws_world: AwsWorld) -> None:
     ids = aws_world.run(3, instance_type="m5.large")  # 2 vCPUs
     for n, iid in enumerate(ids):
         seed(aws_world, iid, "CPUUtilization", [5.0, 25.0 * (n + 1)])

@@ -14,12 +14,12 @@ from console.fleet.sources import build_backends
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from tests import wait_for
 
-from .aws_fixture import AwsWorld, aws_world, moto_url  # noqa: F401
+from .aws_fixture import AwsWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
-async def test_inventory_screen_lists_the_ec2_instances(aws_world: AwsWorld) -> None:  # noqa: F811
+async def test_inventory_screen_lists_the_ec2_instances(aws_world: AwsWorld) -> None:
     web = aws_world.run(3, tags={"Name": "web", "env": "prod"})
     batch = aws_world.run(2, region="us-east-1", profile="beta", tags={"Name": "batch"})
     source = registry.kind("aws").config(name="cloud-prod", profiles=["alpha", "beta"],
