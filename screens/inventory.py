@@ -200,7 +200,9 @@ class InventoryScreen(VMActions, Screen[None]):
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip()
-        self._match = query.matcher(self.filter_text)
+        fleet = getattr(self.app, "fleet", None)
+        kinds = {name: b.kind for name, b in fleet.backends.items()} if fleet is not None else {}
+        self._match = query.matcher(self.filter_text, kinds)
         before = self.table.cursor_key
         self._rebuild()
         if before is not None and before not in self._shown:

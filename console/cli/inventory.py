@@ -46,8 +46,10 @@ def cmd_config_check(args: argparse.Namespace) -> ExitStatus:
 
 def cmd_vm_list(args: argparse.Namespace) -> ExitStatus:
     name, context, _read_only = open_context(args)
-    snapshot = asyncio.run(poll_once(fleet_of(name, context, read_only=True)))
-    vms = query.sort_vms(query.filter_vms(snapshot.vms, args.filter), "name")
+    fleet = fleet_of(name, context, read_only=True)
+    kinds = {source: backend.kind for source, backend in fleet.backends.items()}
+    snapshot = asyncio.run(poll_once(fleet))
+    vms = query.sort_vms(query.filter_vms(snapshot.vms, args.filter, kinds), "name")
     if args.json:
         json.dump([vm_json(vm) for vm in vms], sys.stdout, indent=2, ensure_ascii=True)
         print()

@@ -2,18 +2,20 @@
 
 `/web prod` keeps VMs whose name, host, tags, addresses or id contain every word;
 `tag:env=prod`, `host:kvm-fra`, `state:running`, `backend:…` restrict one field; a leading `-`
-negates a term. Matching is case-insensitive substring, so any fragment an operator remembers
-finds the VM.
+negates a term. `backend:` matches a source's name or its kind (`backend:aws` keeps every VM of
+every AWS source, given the kinds); `region:` matches the region a cloud backend states in a
+`region` tag, plain or namespaced (`ec2:region=eu-west-1`). Matching is case-insensitive
+substring, so any fragment an operator remembers finds the VM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from console.models import VM
 
-FIELDS = ("tag", "host", "state", "backend", "name", "ip")
+FIELDS = ("tag", "host", "state", "backend", "name", "ip", "region")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,15 @@ def _haystack(vm: VM) -> str:
     return "\x00".join((vm.name, vm.host, vm.id, vm.backend, *vm.tags, *vm.addresses)).lower()
 
 
-def _field_match(vm: VM, term: Term) -> bool:
+def _region_match(vm: VM, text: str) -> bool:
+    for tag in vm.tags:
+        key, sep, value = tag.lower().partition("=")
+        if sep and (key == "region" or key.endswith(":region")) and value.startswith(text):
+            return True
+    return False
+
+
+def _field_match(vm: VM, term: Term, kinds: Mapping[str, str]) -> bool:
     if term.field == "tag":
         return any(term.text in t.lower() for t in vm.tags)
     if term.field == "host":
@@ -50,14 +60,18 @@ def _field_match(vm: VM, term: Term) -> bool:
     if term.field == "state":
         return vm.state.value.startswith(term.text) or (term.text == "stale" and vm.stale)
     if term.field == "backend":
-        return term.text in vm.backend.lower()
+        return term.text in vm.backend.lower() or kinds.get(vm.backend, "").lower() == term.text
+    if term.field == "region":
+        return _region_match(vm, term.text)
     if term.field == "ip":
         return any(term.text in a.lower() for a in vm.addresses)
     return term.text in vm.name.lower()
 
 
-def matcher(query: str) -> Callable[[VM], bool]:
-    """A predicate for `query` (empty query matches everything)."""
+def matcher(query: str, kinds: Mapping[str, str] | None = None) -> Callable[[VM], bool]:
+    """A predicate for `query` (empty query matches everything); `kinds` maps source names
+    to their kinds, for `backend:<kind>`."""
+    kinds = kinds or {}
     terms = parse(query)
     if not terms:
         return lambda _vm: True
@@ -70,7 +84,7 @@ def matcher(query: str) -> Callable[[VM], bool]:
                     hay = _haystack(vm)
                 hit = term.text in hay
             else:
-                hit = _field_match(vm, term)
+                hit = _field_match(vm, term, kinds)
             if hit == term.negate:
                 return False
         return True
@@ -78,8 +92,9 @@ def matcher(query: str) -> Callable[[VM], bool]:
     return match
 
 
-def filter_vms(vms: Iterable[VM], query: str) -> list[VM]:
-    match = matcher(query)
+def filter_vms(vms: Iterable[VM], query: str,
+               kinds: Mapping[str, str] | None = None) -> list[VM]:
+    match = matcher(query, kinds)
     return [vm for vm in vms if match(vm)]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration import prometheus_fixture as pf
+from tests.integration.aws_fixture import aws_world, moto_url  # noqa: F401  (one moto server a session)
 
 FLEET = pf.Fleet()
 

@@ -1,0 +1,96 @@
+"""The `aws` kind: its config entry and how it opens. Light: boto3 is imported only when a
+context opens an AWS source (`open_source`).
+
+Configured the way AWS users configure their own tools: named profiles from the shared config
+and credentials files (none: the default chain: environment, files, SSO, instance role), the
+regions to list (or "all" enabled ones), botocore's retry modes and timeouts. Endpoint
+overrides need nothing here: `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_EC2` and the config file's
+`services` section are honoured by botocore itself; `endpoint_url` is for a config that wants
+it written down.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from backends.base import Backend, BackendKind, SourceConfig
+
+from .regions import region_problem
+
+
+class AwsSource(SourceConfig):
+    """EC2 instances of some AWS profiles x regions, with CloudWatch metrics."""
+
+    kind: Literal["aws"] = "aws"
+    name: str = Field("aws", min_length=1, description="Name shown for this source.")
+    profiles: list[str] = Field(default_factory=list, description=(
+        "Named profiles of ~/.aws/config (AWS_CONFIG_FILE); empty: the default credential "
+        "chain (AWS_PROFILE, environment, SSO, instance role)."))
+    regions: list[str] | Literal["all"] = Field(default_factory=list, description=(
+        'Regions to list, or "all" for every region enabled in the account (DescribeRegions); '
+        "empty: each profile's own region (AWS_REGION, `region =` in the profile)."))
+    retry_mode: Literal["standard", "adaptive"] = Field("standard", description=(
+        "botocore retry mode; adaptive also slows the client down when AWS throttles."))
+    timeout_s: float = Field(30.0, gt=0, description="Per-call timeout, retries included.")
+    max_attempts: int = Field(3, ge=1, le=20, description="Attempts per call, retries included.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="TCP/TLS connect timeout.")
+    read_timeout_s: float = Field(20.0, gt=0, description="Wait for a response this long.")
+    endpoint_url: str | None = Field(None, description=(
+        "One endpoint for every AWS service (a local emulator); usually unset."))
+    max_concurrency: int = Field(8, ge=1, le=64, description=(
+        "Threads calling AWS at once (profiles x regions are listed in parallel)."))
+    metrics: bool = Field(True, description="Serve CloudWatch charts for the instances.")
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, value: list[str]) -> list[str]:
+        if any(not p.strip() for p in value):
+            raise ValueError("profiles: empty profile name; list names as in ~/.aws/config, "
+                             "e.g. profiles = [\"prod\", \"staging\"]")
+        if len(set(value)) != len(value):
+            raise ValueError("profiles: a profile is listed twice")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, str):
+            return value
+        problems = [p for name in value if (p := region_problem(name))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        if len(set(value)) != len(value):
+            raise ValueError("regions: a region is listed twice")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"endpoint_url {value!r} is not an http(s) URL; e.g. "
+                                 "http://127.0.0.1:5000, or leave it out to use AWS itself")
+        return value
+
+    @property
+    def serves_metrics(self) -> bool:
+        return self.metrics
+
+
+def open_source(config: AwsSource, *, read_only: bool) -> Backend:
+    from .backend import AwsBackend  # boto3 loads here, when a context uses AWS
+
+    return AwsBackend.from_source(config, read_only=read_only)
+
+
+KIND = BackendKind(
+    name="aws", config=AwsSource, open=open_source,
+    description="AWS EC2 through boto3: instances of some profiles x regions, lifecycle, EBS "
+                "snapshots, CloudWatch metrics.",
+    example={"kind": "aws", "name": "aws-prod", "profiles": ["prod"],
+             "regions": ["eu-west-1", "us-east-1"]},
+)

@@ -1,0 +1,98 @@
+"""Throttling and server errors between boto3 and moto (a fault-injecting loopback proxy):
+actions still complete, nothing is done twice (counted through the EC2 API), and a call AWS
+keeps throttling fails saying so."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from backends.aws.backend import AwsBackend
+from backends.aws.clients import ClientSettings
+from backends.aws.snapshots import TAG_INSTANCE, TAG_KEY
+from console.actions.dispatcher import Dispatcher, Request, Target
+from console.errors import Code
+from console.fleet.polling import Fleet
+from console.store import open_store
+
+from .aws_fixture import AwsWorld, FaultProxy
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+async def test_actions_complete_through_throttling_and_lost_answers_without_duplicates(
+        aws_world: AwsWorld, tmp_path: Path) -> None:
+    ids = aws_world.run(4)
+    with FaultProxy(aws_world.url, every=3) as proxy:
+        aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
+                         settings=ClientSettings(endpoint_url=proxy.url, max_attempts=6))
+        async with open_store(tmp_path / "novacron.db") as store:
+            dispatcher = Dispatcher({"aws": aws}, audit=store, context="cloud", read_only=False)
+            outcomes = []
+            for iid in ids:
+                t = Target("aws", f"alpha:eu-west-1:{iid}", iid)
+                for action, params in (("vm.snapshot_create", {"name": f"snap-{iid}"}),
+                                       ("vm.shutdown", {"timeout_s": 30.0}),
+                                       ("vm.snapshot_create", {"name": f"cold-{iid}"}),
+                                       ("vm.start", {})):
+                    outcomes.append(await dispatcher.run(
+                        Request(action, t, params, confirmed=True, origin="test")))
+            listed = await aws.vms()
+        await aws.close()
+
+    assert [o.error for o in outcomes if not o.ok] == []
+    assert {aws_world.state(i) for i in ids} == {"running"}
+    assert len(listed) == 4
+    for outcome in outcomes:
+        if outcome.request.action == "vm.snapshot_create":
+            made = aws_world.snapshots(TAG_KEY, outcome.request.idempotency_key)
+            assert len(made) == 1, (outcome.request.params, made)
+    for iid in ids:
+        assert len(aws_world.snapshots(TAG_INSTANCE, iid)) == 2
+    # The proxy really did get in the way, including answers lost after moto acted.
+    assert sum(proxy.faults.values()) >= 10
+    assert any(k.startswith("lost:") for k in proxy.faults)
+    assert proxy.faults["lost:CreateSnapshots"] >= 1  # the schedule is deterministic
+
+
+async def test_a_call_throttled_past_its_retries_says_throttled(aws_world: AwsWorld) -> None:
+    (iid,) = aws_world.run(1)
+    with FaultProxy(aws_world.url, always=True) as proxy:
+        aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
+                         settings=ClientSettings(endpoint_url=proxy.url, max_attempts=2))
+        try:
+            with pytest.raises(Exception) as caught:
+                await aws.vms()
+        finally:
+            await aws.close()
+    error = caught.value
+    assert getattr(error, "kind", None) is Code.BACKEND_ERROR
+    assert "throttled" in str(error) and "RequestLimitExceeded" in str(error)
+    assert "DescribeInstances" in str(error) and "after 2 attempts" in str(error)
+    assert proxy.seen["DescribeInstances"] == 2
+    assert aws_world.state(iid) == "running"
+
+
+async def test_a_sweep_slower_than_the_poll_timeout_is_handed_to_the_next_poll(
+        aws_world: AwsWorld) -> None:
+    """A fleet bigger than one poll's timeout is listed a poll late, never "never"."""
+    ids = aws_world.run(3)
+    with FaultProxy(aws_world.url, every=0, delay_s=0.6) as proxy:
+        aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
+                         settings=ClientSettings(endpoint_url=proxy.url))
+        fleet = Fleet("cloud", [aws], timeout_s=0.5)
+        try:
+            first = await fleet.poll_once()
+            assert first.vms == () and "timed out" in first.health[0].error
+            for _ in range(600):  # the sweep goes on after the poll gave up
+                if aws._sweep_task is not None and aws._sweep_task.done():
+                    break
+                await asyncio.sleep(0.05)
+            second = await fleet.poll_once()
+        finally:
+            await fleet.stop()
+    assert second.health[0].ok
+    assert sorted(vm.id.rpartition(":")[2] for vm in second.vms) == sorted(ids)
+    assert proxy.seen["DescribeInstances"] == 1

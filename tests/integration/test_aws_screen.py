@@ -1,0 +1,48 @@
+"""The inventory screen over an AWS source on moto's server: the instances are listed with
+their zone as host, and the filter finds them by region and tag."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Label
+
+from backends import registry
+from console.app import NovaApp
+from console.config import Context
+from console.fleet.polling import Fleet
+from console.fleet.sources import build_backends
+from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
+from tests import wait_for
+
+from .aws_fixture import AwsWorld
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+async def test_inventory_screen_lists_the_ec2_instances(aws_world: AwsWorld) -> None:
+    web = aws_world.run(3, tags={"Name": "web", "env": "prod"})
+    batch = aws_world.run(2, region="us-east-1", profile="beta", tags={"Name": "batch"})
+    source = registry.kind("aws").config(name="cloud-prod", profiles=["alpha", "beta"],
+                                         regions=["eu-west-1", "us-east-1"])
+    context = Context(backends=[source])
+    fleet = Fleet("cloud", build_backends(context, read_only=False), interval_s=30.0)
+    app = NovaApp(fleet)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen)
+                       and app.screen.table.row_count == 5, timeout_s=60, what="5 rows")
+        screen = app.screen
+        assert isinstance(screen, InventoryScreen)
+        rows = [screen.table.row(k) for k in screen.table.row_keys()]
+        cells = sorted((r.cells[0], r.cells[2]) for r in rows if r is not None)
+        assert cells == sorted([("batch", "beta:us-east-1a")] * 2 + [("web", "alpha:eu-west-1a")] * 3)
+        keys = set(screen.table.row_keys())
+        assert keys == {f"cloud-prod/alpha:eu-west-1:{i}" for i in web} | {
+            f"cloud-prod/beta:us-east-1:{i}" for i in batch}
+        assert str(screen.query_one("#summary", Label).content).startswith("5 VMs")
+
+        for text, keys in (("region:us-east-1", {f"cloud-prod/beta:us-east-1:{i}" for i in batch}),
+                           ("backend:aws -region:us-east", {f"cloud-prod/alpha:eu-west-1:{i}" for i in web}),
+                           ("backend:libvirt", set())):
+            screen.show_filter(text)
+            await pilot.pause(FILTER_DEBOUNCE_S + 0.2)
+            assert set(screen.table.row_keys()) == keys, text
