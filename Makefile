@@ -17,11 +17,13 @@ VCSIM_APT := golang-go dpkg-dev golang-github-vmware-govmomi-dev
 VCSIM_DEB_SRC := /etc/apt/sources.list.d/novacron-deb-src
 
 # Debian packages: libvirt-python's build, the daemon and hypervisor for integration tests and
-# the lab, Prometheus and its exporter, sshd, guest-image tools, and rsvg-convert for pictures.
+# the lab, Prometheus and its exporter, sshd, guest-image tools, rsvg-convert for pictures, and
+# PostgreSQL 15 (the team-mode store: its server for tests and the lab, libpq for psycopg).
 APT_PACKAGES := pkg-config gcc libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu \
 	libvirt-clients qemu-system-x86 prometheus prometheus-libvirt-exporter openssh-server \
 	busybox-static cpio tmux librsvg2-bin \
-	qemu-utils
+	qemu-utils \
+	postgresql-15 libpq5
 
 .PHONY: run test bench lint setup clean
 
