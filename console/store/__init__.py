@@ -1,30 +1,35 @@
-"""The durable store (SQLite through aiosqlite): audit log, migration history, the last
-fleet snapshot per context, saved filters.
+"""The durable store: audit log, per-VM locks, migration history, the last fleet snapshot
+per context, saved filters — on SQLite (the embedded default) or PostgreSQL (team mode).
 
-    async with open_store() as store:
+    async with open_store() as store:                      # novacron.db in the state dir
         action_id = await store.begin_action(context=..., target_kind="vm", ...)
+    async with open_store("postgresql://ops@db-1/novacron?sslmode=verify-full") as store:
+        ...
 
-One module per job; `Store` gathers their methods over one connection.
+One module per job (`audit`, `migration_history`, `fleet_snapshots`, `saved_filters`, the
+activity feed), written once for both engines; `sqlite` and `postgres` supply the connection,
+the schema migrations and the per-target lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from console.store import core, schema
+from console.store.activity import Activity, ActivityFeed
 from console.store.audit import AuditLog
-from console.store.core import STORE_UNAVAILABLE, StoreError
+from console.store.core import DuplicateAction, StoreError
 from console.store.fleet_snapshots import FleetSnapshots
+from console.store.holder import Holder, TargetBusy
+from console.store.location import Location, parse
 from console.store.migration_rows import MigrationHistory
 from console.store.saved_filters import SavedFilters
 from console.store.schema import SCHEMA_VERSION
-from console.store.target_lock import Holder, TargetBusy
+from console.store.sqlite import SqliteCore
 
-__all__ = ["SCHEMA_VERSION", "Holder", "Store", "StoreError", "TargetBusy", "default_path",
-           "open_store"]
+__all__ = ["SCHEMA_VERSION", "Activity", "DuplicateAction", "Holder", "Store", "StoreError",
+           "TargetBusy", "default_path", "open_store"]
 
 DB_NAME = "novacron.db"
 
@@ -36,43 +41,34 @@ def default_path() -> Path:
     return state_dir() / DB_NAME
 
 
-class Store(AuditLog, MigrationHistory, FleetSnapshots, SavedFilters):
-    """The store: open it with `Store.open(path)` or `open_store()`, close it when done."""
+class Store(AuditLog, MigrationHistory, FleetSnapshots, SavedFilters, ActivityFeed):
+    """The store, whichever engine: open it with `Store.open(...)` or `open_store(...)`."""
 
     @classmethod
-    async def open(cls, path: Path | str | None = None) -> Store:
-        """Connect, bring the schema up to date, refuse a newer or foreign database."""
-        where = Path(path) if path is not None else default_path()
-        try:
-            conn = await core.connect(where)
-        except sqlite3.Error as exc:
-            raise StoreError(STORE_UNAVAILABLE, f"cannot open the store {where}",
-                             str(exc)) from exc
-        store = cls(where, conn)
-        try:
-            version = await schema.check_compatible(conn, where)
-            if version < SCHEMA_VERSION:
-                async with store._write() as db:
-                    await schema.migrate(db, where)
-        except sqlite3.Error as exc:
-            await conn.close()
-            raise StoreError(STORE_UNAVAILABLE, f"cannot open the store {where}",
-                             str(exc)) from exc
-        except BaseException:
-            await conn.close()
-            raise
+    async def open(cls, location: Path | str | None = None) -> Store:
+        """Connect, bring the schema up to date, refuse a newer or foreign database.
+
+        `location`: a file path, a `postgresql://` URL, or None for the default file.
+        """
+        where = Location(path=default_path()) if location in (None, "") else parse(location)
+        if where.url is not None:
+            # psycopg (and libpq through it) loads only for team mode, like a backend's SDK.
+            from console.store.postgres import PostgresStore
+
+            return await PostgresStore.open_url(where.url)
+        assert where.path is not None
+        store: Store = await SqliteStore.open_file(where.path)
         return store
 
-    async def schema_version(self) -> int:
-        async with self._read() as db:
-            rows = list(await db.execute_fetchall("PRAGMA user_version"))
-        return int(rows[0][0])
+
+class SqliteStore(SqliteCore, Store):
+    """The store in one SQLite file."""
 
 
 @contextlib.asynccontextmanager
-async def open_store(path: Path | str | None = None) -> AsyncIterator[Store]:
+async def open_store(location: Path | str | None = None) -> AsyncIterator[Store]:
     """The store for the duration of a block (the CLI wraps this in `asyncio.run`)."""
-    store = await Store.open(path)
+    store = await Store.open(location)
     try:
         yield store
     finally:

@@ -8,15 +8,15 @@ retry can be recognised. A `started` row is also the target's lock across consol
 
 from __future__ import annotations
 
-import os
-import sqlite3
+import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from console.models import AuditEntry, AuditStatus
 from console.store import identity, plaintext, target_lock
-from console.store.core import StoreCore
+from console.store.core import STORE_UNAVAILABLE, DuplicateAction, StoreCore
+from console.store.holder import Holder, TargetBusy
 
 _COLUMNS = (
     "id, idempotency_key, who, started_at, started_iso, context, target_kind, target_id, "
@@ -42,7 +42,7 @@ _EVERYTHING = (
 )
 
 
-def _entry(row: sqlite3.Row | tuple[Any, ...]) -> AuditEntry:
+def _entry(row: Sequence[Any]) -> AuditEntry:
     values = list(row)
     values[11] = AuditStatus(values[11])
     return AuditEntry(*values)
@@ -60,7 +60,7 @@ def filter_clause(filter_text: str) -> tuple[str, list[Any]]:
     for word in filter_text.split():
         field, sep, value = word.partition(":")
         column = FILTER_FIELDS.get(field.lower()) if sep and value else None
-        clauses.append(f"({column or _EVERYTHING}) LIKE ? ESCAPE '\\'")
+        clauses.append(f"lower({column or _EVERYTHING}) LIKE lower(?) ESCAPE '\\'")
         args.append(_like(value if column else word))
     return " AND ".join(clauses), args
 
@@ -84,7 +84,7 @@ class AuditLog(StoreCore):
         """Record an action about to be sent to a backend; returns the row id once durable.
 
         The row takes the target: if another unfinished action holds the same (context,
-        target), nothing is written and `target_lock.TargetBusy` names it. `deadline_s` is how
+        target), nothing is written and `TargetBusy` names it. `deadline_s` is how
         long the action may take at most (its timeout plus a margin); past it the row stops
         holding the target even if nobody can tell whether its process is alive.
         `exclusive=False` (cancelling a running migration) skips that check: such a control
@@ -94,11 +94,10 @@ class AuditLog(StoreCore):
                                   params, idempotency_key, AuditStatus.STARTED,
                                   deadline_s=deadline_s, exclusive=exclusive)
 
-    async def holder(self, context: str, target_id: str) -> target_lock.Holder | None:
+    async def holder(self, context: str, target_id: str) -> Holder | None:
         """Who holds the target now (another console's unfinished action), without taking it."""
         async with self._read() as db:
-            return await target_lock.holder_of(db, context, target_id, identity.now()[0],
-                                               close_abandoned=False)
+            return await self.peek_holder(db, context, target_id, identity.now()[0])
 
     async def finish_action(
         self,
@@ -121,16 +120,17 @@ class AuditLog(StoreCore):
         async with self._write() as db:
             rows = list(await db.execute_fetchall(
                 "UPDATE audit SET status = ?, finished_at = ?,"
-                " duration_s = coalesce(?, max(0.0, ? - started_at)),"
+                " duration_s = coalesce(?, CASE WHEN ? > started_at THEN ? - started_at ELSE 0.0 END),"
                 " error_code = ?, error_message = ?, error_cause = ?"
                 " WHERE id = ? AND (status = 'started' OR abandoned_at IS NOT NULL)"
                 f" RETURNING {_COLUMNS}",
-                (status.value, finished_at, duration_s, finished_at,
+                (status.value, finished_at, duration_s, finished_at, finished_at,
                  plaintext.text(error_code, 64), plaintext.text(error_message),
                  plaintext.text(error_cause), action_id),
             ))
         if not rows:
             raise KeyError(f"no started audit row with id {action_id}")
+        await self.release(action_id)
         return _entry(rows[0])
 
     async def record_refusal(
@@ -165,37 +165,54 @@ class AuditLog(StoreCore):
         deadline_s: float | None = None,
         exclusive: bool = True,
     ) -> int:
-        started_at, started_iso = identity.now()
         finished = status is not AuditStatus.STARTED
-        pid = os.getpid()
-        values = (
-            idempotency_key or str(uuid.uuid4()), plaintext.text(identity.local_user()),
-            started_at, started_iso, plaintext.text(context), plaintext.text(target_kind),
-            plaintext.text(target_id), plaintext.text(target_name), plaintext.text(action),
-            plaintext.params_json(params), status.value,
-            started_at if finished else None, 0.0 if finished else None,
-            plaintext.text(error[0], 64), plaintext.text(error[1]), plaintext.text(error[2]),
-            pid, target_lock.process_start(pid), plaintext.text(target_lock.hostname()),
-            None if finished else started_at + (
-                target_lock.LEGACY_DEADLINE_S if deadline_s is None else deadline_s),
-        )
-        holder = None
-        async with self._write() as db:
+        key = idempotency_key or str(uuid.uuid4())
+        context, target_id = plaintext.text(context), plaintext.text(target_id)
+        target_name = plaintext.text(target_name)
+        holder = row_id = None
+        try:
+            async with self._write() as db:
+                # The time is read once the write transaction is ours: rows of one target never
+                # overlap in time, even when this console waited for another's transaction.
+                started_at, started_iso = identity.now()
+                if list(await db.execute_fetchall(
+                        "SELECT id FROM audit WHERE idempotency_key = ?", (key,))):
+                    raise DuplicateAction(STORE_UNAVAILABLE, f"action {key} is recorded already",
+                                          "a retried request is never run twice")
+                if not finished and exclusive:
+                    holder = await self.claim_target(db, context, target_id, started_at)
+                if holder is None:
+                    columns = {
+                        "idempotency_key": key, "who": plaintext.text(identity.local_user()),
+                        "started_at": started_at, "started_iso": started_iso, "context": context,
+                        "target_kind": plaintext.text(target_kind), "target_id": target_id,
+                        "target_name": target_name, "action": plaintext.text(action),
+                        "params_json": plaintext.params_json(params), "status": status.value,
+                        "finished_at": started_at if finished else None,
+                        "duration_s": 0.0 if finished else None,
+                        "error_code": plaintext.text(error[0], 64),
+                        "error_message": plaintext.text(error[1]),
+                        "error_cause": plaintext.text(error[2]),
+                        "deadline_at": None if finished else started_at + (
+                            target_lock.LEGACY_DEADLINE_S if deadline_s is None else deadline_s),
+                        **self.session_columns(claimed=not finished and exclusive),
+                    }
+                    rows = list(await db.execute_fetchall(
+                        f"INSERT INTO audit ({', '.join(columns)})"
+                        f" VALUES ({', '.join('?' * len(columns))}) RETURNING id",
+                        tuple(columns.values())))
+                    row_id = int(rows[0][0])
+        except BaseException:  # a claim whose row was never committed is given back
             if not finished and exclusive:
-                holder = await target_lock.holder_of(db, values[4], values[6], started_at)
-            if holder is None:
-                rows = list(await db.execute_fetchall(
-                    "INSERT INTO audit (idempotency_key, who, started_at, started_iso, context,"
-                    " target_kind, target_id, target_name, action, params_json, status,"
-                    " finished_at, duration_s, error_code, error_message, error_cause,"
-                    " pid, pid_start, hostname, deadline_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " RETURNING id",
-                    values,
-                ))
+                with contextlib.suppress(Exception):
+                    await self.unclaim(context, target_id)
+            raise
         if holder is not None:  # raised after the commit: the abandoned rows stay closed
-            raise target_lock.TargetBusy(values[7], holder)
-        return int(rows[0][0])
+            raise TargetBusy(target_name, holder)
+        assert row_id is not None
+        if not finished and exclusive:
+            await self.claimed(row_id, context, target_id)
+        return row_id
 
     async def audit(
         self,

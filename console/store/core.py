@@ -1,28 +1,20 @@
-"""The one connection to the store database, and the two ways to use it.
+"""What every store engine shares: its errors and the two ways its methods use the database.
 
-Every write runs inside `BEGIN IMMEDIATE`, so the write lock is taken up front and a second
-console waits (`busy_timeout`) instead of failing half-way through a transaction. WAL with
-`synchronous=FULL` means a commit that returned is on disk: an audit row acknowledged to the
-caller survives `kill -9` and power loss alike.
+The job modules (`audit`, `migration_history`, `fleet_snapshots`, `saved_filters`) are written
+once, in the SQL both SQLite and PostgreSQL understand, with `?` placeholders; an engine
+(`console.store.sqlite`, `console.store.postgres`) supplies a transaction handle that takes
+that SQL, and the few things that differ: how a target is taken (`claim_target`), released
+and what the audit row records about the session that took it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
-import sqlite3
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from console.errors import Code, NovaError
-
-BUSY_TIMEOUT_MS = 5000
-"""How long a writer waits for another console's transaction before giving up."""
+from console.store.holder import Holder
 
 # errors.py has no store-specific codes yet; these two names are the only place to change.
 STORE_INCOMPATIBLE = Code.CONFIG_INVALID
@@ -30,90 +22,70 @@ STORE_UNAVAILABLE = Code.BACKEND_ERROR
 
 
 class StoreError(NovaError):
-    """The store database cannot be opened or written; the detail names the file."""
+    """The store database cannot be opened or written; the detail names the file or server."""
+
+
+class DuplicateAction(StoreError):
+    """An audit row with this idempotency key exists already: the action was recorded once."""
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+
+class Db(Protocol):
+    """A transaction handle, as the job modules use it (aiosqlite's connection has this shape)."""
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ...) -> Any: ...
+
+    async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ...) -> Any: ...
 
 
 class StoreCore:
-    """Owns the aiosqlite connection and serialises this process's use of it.
+    """The engine's side of a store: transactions, the target lock, the session's identity."""
 
-    aiosqlite runs one connection on one thread, but two coroutines could still interleave
-    their statements inside one transaction; the asyncio lock keeps each transaction whole.
-    """
+    where: str
+    """What to name in messages: the file, or the server and database (never a password)."""
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
-        self.path = path
-        self._conn = conn
-        self._lock = asyncio.Lock()
+    engine: str
+    """'sqlite' or 'postgresql'."""
 
     async def close(self) -> None:
-        async with self._lock:
-            await self._conn.close()
+        raise NotImplementedError
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+    def _write(self) -> contextlib.AbstractAsyncContextManager[Db]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        async with self._lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise self._unavailable(exc) from exc
-            try:
-                yield self._conn
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    await self._conn.execute("ROLLBACK")
-                raise
-            try:
-                await self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    await self._conn.execute("ROLLBACK")
-                raise self._unavailable(exc) from exc
+        raise NotImplementedError
 
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Reads see one consistent state of the database (a WAL read snapshot)."""
-        async with self._lock:
-            await self._conn.execute("BEGIN DEFERRED")
-            try:
-                yield self._conn
-            finally:
-                with contextlib.suppress(sqlite3.Error):
-                    await self._conn.execute("COMMIT")
+    def _read(self) -> contextlib.AbstractAsyncContextManager[Db]:
+        """Reads that see one consistent state of the database."""
+        raise NotImplementedError
 
-    def _unavailable(self, exc: BaseException) -> StoreError:
-        return StoreError(STORE_UNAVAILABLE, f"the store {self.path} could not be written",
-                          str(exc))
+    async def schema_version(self) -> int:
+        raise NotImplementedError
 
+    # -- the per-target lock, engine by engine ---------------------------------------------
 
-async def _switch_to_wal(conn: aiosqlite.Connection) -> Any:
-    """`PRAGMA journal_mode = WAL`, retried: on a fresh file another console may be switching
-    it at the same moment, and SQLite then answers "database is locked" at once, without
-    waiting for busy_timeout (it would otherwise risk a deadlock)."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            cursor = await conn.execute("PRAGMA journal_mode = WAL")
-            return await cursor.fetchone()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(random.uniform(0.01, 0.05))
+    async def claim_target(self, db: Db, context: str, target_id: str,
+                           now: float) -> Holder | None:
+        """Take (context, target) inside `db`'s write transaction, or say who holds it."""
+        raise NotImplementedError
 
+    async def peek_holder(self, db: Db, context: str, target_id: str,
+                          now: float) -> Holder | None:
+        """Who holds the target, without taking it or changing anything."""
+        raise NotImplementedError
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    """Open `path` with the pragmas every connection needs (autocommit: we issue BEGIN)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    try:
-        # busy_timeout first: switching to WAL needs a lock another console may hold.
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        row = await _switch_to_wal(conn)
-        if row is None or str(row[0]).lower() != "wal":
-            raise sqlite3.OperationalError(f"journal_mode is {row[0] if row else '?'}, not wal")
-        await conn.execute("PRAGMA synchronous = FULL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
+    def session_columns(self, claimed: bool) -> dict[str, Any]:
+        """Audit columns naming this console's session (pid, host, database session);
+        `claimed`: the row holds the target it names."""
+        return {}
+
+    async def claimed(self, action_id: int, context: str, target_id: str) -> None:
+        """The row `action_id` now holds the target claimed for it (committed)."""
+
+    async def unclaim(self, context: str, target_id: str) -> None:
+        """A claim whose row was never written (the insert failed): give the target back."""
+
+    async def release(self, action_id: int) -> None:
+        """The action finished (its outcome committed): the target is free again."""

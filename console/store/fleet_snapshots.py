@@ -26,8 +26,11 @@ class FleetSnapshots(StoreCore):
         saved_at, _ = identity.now()
         async with self._write() as db:
             await db.execute(
-                "INSERT OR REPLACE INTO fleet_snapshot (context, taken_at, saved_at,"
-                " host_count, vm_count, format, blob) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO fleet_snapshot (context, taken_at, saved_at,"
+                " host_count, vm_count, format, blob) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (context) DO UPDATE SET taken_at = excluded.taken_at,"
+                " saved_at = excluded.saved_at, host_count = excluded.host_count,"
+                " vm_count = excluded.vm_count, format = excluded.format, blob = excluded.blob",
                 (context, snapshot.taken_at, saved_at, len(snapshot.hosts),
                  len(snapshot.vms), snapshot_codec.FORMAT, blob))
         return len(blob)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from console.models import Migration, MigrationPhase, MigrationRecord
 from console.store import identity, plaintext
 from console.store.core import StoreCore
+from console.store.holder import hostname
 
 _COLUMNS = (
     "id, context, vm_id, vm_name, source, target, started_at, phase, who, job_id, audit_id,"
@@ -58,12 +60,13 @@ class MigrationHistory(StoreCore):
         async with self._write() as db:
             rows = list(await db.execute_fetchall(
                 "INSERT INTO migration (context, vm_id, vm_name, source, target, who, job_id,"
-                " audit_id, started_at, phase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " RETURNING id",
+                " audit_id, started_at, phase, pid, hostname)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (plaintext.text(context), plaintext.text(vm_id), plaintext.text(vm_name),
                  plaintext.text(source), plaintext.text(target),
                  plaintext.text(identity.local_user()), plaintext.text(job_id), audit_id,
-                 started_at, MigrationPhase.RUNNING.value),
+                 started_at, MigrationPhase.RUNNING.value, os.getpid(),
+                 plaintext.text(hostname())),
             ))
         return int(rows[0][0])
 

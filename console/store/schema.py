@@ -1,4 +1,4 @@
-"""The schema as an ordered list of forward migrations; `PRAGMA user_version` counts them.
+"""SQLite's schema as an ordered list of forward migrations; `PRAGMA user_version` counts them.
 
 Never edit a step once released: append a new one. A database whose version is higher than
 the number of steps was written by a newer console, and is refused rather than guessed at.
@@ -81,6 +81,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE audit ADD COLUMN deadline_at REAL",
         "ALTER TABLE audit ADD COLUMN abandoned_at REAL",
         "CREATE INDEX audit_in_flight ON audit (context, target_id) WHERE status = 'started'",
+    ),
+    # 3: a migration row names the console that started it, for the activity feed.
+    (
+        "ALTER TABLE migration ADD COLUMN pid INTEGER",
+        "ALTER TABLE migration ADD COLUMN hostname TEXT NOT NULL DEFAULT ''",
     ),
 )
 

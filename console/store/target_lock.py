@@ -1,4 +1,4 @@
-"""The per-target lock across processes: an unfinished audit row holds its target.
+"""SQLite's per-target lock across processes: an unfinished audit row holds its target.
 
 Two consoles on one machine (two operators, or the TUI and `novacron vm ...`) share the
 audit database, so the rows themselves are the lock. `begin_action` looks for another
@@ -18,61 +18,19 @@ A row that no longer holds is closed as abandoned when found, so the audit tells
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
+from console.store.core import Db
+from console.store.holder import Holder, TargetBusy, hostname
 
-from console.errors import Code, NovaError
-from console.store import identity
+__all__ = ["DEADLINE_PASSED", "LEGACY_DEADLINE_S", "PROCESS_GONE", "Holder", "TargetBusy",
+           "holder_of", "hostname", "process_alive", "process_start"]
 
 LEGACY_DEADLINE_S = 660.0
 """Deadline of a row that carries none (schema 1): the dispatcher's longest default call."""
 
 PROCESS_GONE = "abandoned (process gone)"
 DEADLINE_PASSED = "abandoned (no outcome by its deadline)"
-
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """Who holds a target: the action, its operator, when, and from which process."""
-
-    action: str
-    who: str
-    started_iso: str
-    pid: int | None
-    hostname: str
-    audit_id: int | None = None
-
-    @classmethod
-    def here(cls, action: str, audit_id: int | None = None) -> Holder:
-        """This process, starting `action` now."""
-        return cls(action, identity.local_user(), identity.now()[1], os.getpid(), hostname(),
-                   audit_id)
-
-    def describe(self, action_title: str | None = None) -> str:
-        """'shut down, started by alice at 2025-...Z from pid 4242 on bastion-1'."""
-        process = f"pid {self.pid} on {self.hostname}" if self.pid else f"host {self.hostname or '?'}"
-        return (f"{action_title or self.action}, started by {self.who} at {self.started_iso} "
-                f"from {process}")
-
-    def still_running(self, action_title: str | None = None) -> str:
-        """The cause of a NOVA-3003 refusal: what holds the target, and what to do."""
-        return f"{self.describe(action_title)} is still running on it; wait for it to finish, " \
-               "then try again"
-
-
-class TargetBusy(NovaError):
-    """Another unfinished action holds the target; `holder` says which and whose."""
-
-    def __init__(self, target_name: str, holder: Holder) -> None:
-        super().__init__(Code.OPERATION_IN_PROGRESS, target_name, holder.still_running())
-        self.holder = holder
-
-
-def hostname() -> str:
-    return socket.gethostname()
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -131,7 +89,7 @@ def _gone_because(row: Any, now: float, here: str) -> str:
     return ""
 
 
-async def holder_of(db: aiosqlite.Connection, context: str, target_id: str, now: float, *,
+async def holder_of(db: Db, context: str, target_id: str, now: float, *,
                     close_abandoned: bool = True) -> Holder | None:
     """The live holder of the target.
 

@@ -24,7 +24,7 @@ from console.models import (
     SourceHealth,
     VMState,
 )
-from console.store import SCHEMA_VERSION, Store, StoreError, open_store, snapshot_codec
+from console.store import SCHEMA_VERSION, DuplicateAction, Store, StoreError, open_store, snapshot_codec
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ async def test_caller_supplied_idempotency_key_is_unique(store: Store) -> None:
                   idempotency_key="key-1")
     first = await store.begin_action(**kwargs)
     await store.finish_action(first, "ok")  # else the target is still held (target_lock)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DuplicateAction):
         await store.begin_action(**kwargs)
     assert len(await store.audit()) == 1
 

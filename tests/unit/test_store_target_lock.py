@@ -173,7 +173,7 @@ async def test_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "novacron.db"
     v1_database(path)
     async with open_store(path) as store:
-        assert await store.schema_version() == SCHEMA_VERSION == 2
+        assert await store.schema_version() == SCHEMA_VERSION == 3
         assert [e.idempotency_key for e in await store.audit()] == ["k3", "k2", "k1"]
         # A row without a pid (an old console's) holds for the default deadline only.
         with pytest.raises(TargetBusy, match="host \\?"):
