@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,3 +142,16 @@ def store_location(engine: str, tmp_path: Path) -> str:
     if engine == "sqlite":
         return str(tmp_path / "novacron.db")
     return shared_server().fresh_url()
+
+
+def wait_session_gone(server: PostgresServer, backend_pid: int, timeout_s: float = 30.0) -> float:
+    """Wait until the server has ended the session `backend_pid` (its locks are then free);
+    returns how long it took. A bound for a loaded machine, not a speed check."""
+    started = time.monotonic()
+    with server.admin() as conn:
+        while conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                           (backend_pid,)).fetchone():
+            if time.monotonic() - started > timeout_s:
+                raise AssertionError(f"session {backend_pid} still there after {timeout_s} s")
+            time.sleep(0.01)
+    return time.monotonic() - started

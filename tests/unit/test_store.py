@@ -1,4 +1,5 @@
-"""The store on a real SQLite file: schema, audit, migrations, filters, snapshots."""
+"""The store on both engines, a real SQLite file and a real PostgreSQL 15 server: schema,
+audit, migrations, filters, snapshots. Tests of one engine's own machinery say so by name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from console.models import (
@@ -25,12 +27,27 @@ from console.models import (
     VMState,
 )
 from console.store import SCHEMA_VERSION, DuplicateAction, Store, StoreError, open_store, snapshot_codec
+from console.store.postgres import SCHEMA_VERSION as PG_SCHEMA_VERSION
+from tests.integration.postgres_fixture import shared_server, store_location
+
+ENGINES = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(params=ENGINES)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store's location: a SQLite file, or a PostgreSQL URL on a schema of its own."""
+    return store_location(request.param, tmp_path)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "novacron.db") as opened:
+async def store(location: str) -> AsyncIterator[Store]:
+    async with open_store(location) as opened:
         yield opened
+
+
+def pg(url: str) -> psycopg.Connection:
+    """A connection of our own to a test's PostgreSQL store (its schema on the search path)."""
+    return psycopg.connect(url, autocommit=True)
 
 
 def pragma(path: Path, name: str) -> object:
@@ -38,8 +55,9 @@ def pragma(path: Path, name: str) -> object:
         return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
-async def test_fresh_store_has_schema_version_wal_and_tables(store: Store) -> None:
-    assert await store.schema_version() == SCHEMA_VERSION
+async def test_fresh_sqlite_store_has_schema_version_wal_and_tables(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "novacron.db") as store:
+        assert await store.schema_version() == SCHEMA_VERSION
     assert pragma(store.path, "user_version") == SCHEMA_VERSION
     assert pragma(store.path, "journal_mode") == "wal"
     with sqlite3.connect(store.path) as conn:
@@ -47,24 +65,68 @@ async def test_fresh_store_has_schema_version_wal_and_tables(store: Store) -> No
     assert {"audit", "migration", "fleet_snapshot", "saved_filter"} <= tables
 
 
-async def test_connection_is_full_sync_with_busy_timeout(store: Store) -> None:
-    async with store._read() as db:
+@pytest.mark.integration
+async def test_fresh_postgres_store_has_schema_version_tables_and_sync_commit() -> None:
+    url = shared_server().fresh_url()
+    async with open_store(url) as store:
+        assert store.engine == "postgresql"
+        assert await store.schema_version() == PG_SCHEMA_VERSION
+        async with store._read() as db:
+            [(sync,)] = await db.execute_fetchall("SHOW synchronous_commit")
+            [(idle,)] = await db.execute_fetchall("SHOW tcp_keepalives_idle")
+    assert sync == "on" and idle == "10"
+    with pg(url) as conn:
+        tables = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        [(version,)] = conn.execute("SELECT version FROM novacron_schema").fetchall()
+    assert {"audit", "migration", "fleet_snapshot", "saved_filter", "novacron_schema"} <= tables
+    assert version == PG_SCHEMA_VERSION
+
+
+async def test_sqlite_connection_is_full_sync_with_busy_timeout(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "novacron.db") as store, store._read() as db:
         [(sync,)] = await db.execute_fetchall("PRAGMA synchronous")
         [(busy,)] = await db.execute_fetchall("PRAGMA busy_timeout")
     assert sync == 2  # FULL
     assert busy >= 1000
 
 
-async def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    async with open_store(path) as first:
+async def test_reopening_keeps_data_and_version(location: str) -> None:
+    async with open_store(location) as first:
         await first.save_filter("prod", "tag:env:prod")
-    async with open_store(path) as second:
-        assert await second.schema_version() == SCHEMA_VERSION
+        version = first.latest_schema_version
+    async with open_store(location) as second:
+        assert await second.schema_version() == version
         assert await second.saved_filters() == {"prod": "tag:env:prod"}
 
 
-async def test_newer_database_is_refused_untouched(tmp_path: Path) -> None:
+@pytest.mark.integration
+async def test_newer_postgres_store_is_refused_untouched() -> None:
+    url = shared_server().fresh_url()
+    async with open_store(url):
+        pass
+    with pg(url) as conn:
+        conn.execute("UPDATE novacron_schema SET version = version + 1")
+    with pytest.raises(StoreError) as caught:
+        await Store.open(url)
+    assert caught.value.code.startswith("NOVA-") and "newer" in str(caught.value)
+    assert "PostgreSQL novacron on 127.0.0.1" in str(caught.value)
+    with pg(url) as conn:
+        assert conn.execute("SELECT version FROM novacron_schema").fetchone() == (PG_SCHEMA_VERSION + 1,)
+
+
+@pytest.mark.integration
+async def test_foreign_postgres_schema_is_refused() -> None:
+    url = shared_server().fresh_url()
+    with pg(url) as conn:
+        conn.execute("CREATE TABLE audit (x int)")
+    with pytest.raises(StoreError, match="not a NovaCron store"):
+        await Store.open(url)
+    with pg(url) as conn:
+        assert conn.execute("SELECT to_regclass('novacron_schema')").fetchone() == (None,)
+
+
+async def test_newer_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     async with open_store(path):
         pass
@@ -78,7 +140,7 @@ async def test_newer_database_is_refused_untouched(tmp_path: Path) -> None:
     assert pragma(path, "user_version") == SCHEMA_VERSION + 1
 
 
-async def test_foreign_database_is_refused(tmp_path: Path) -> None:
+async def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE something (x)")

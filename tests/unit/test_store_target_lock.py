@@ -1,11 +1,14 @@
-"""The audit rows as the per-target lock across consoles: real SQLite files, real processes.
+"""The per-target lock across consoles, on both engines: real SQLite files, a real PostgreSQL.
 
-Two `Store` connections on one file stand for two consoles. Dead holders are real processes
-that ended (or were killed and left as zombies), never a faked `os.kill`.
+Two `Store` connections on one store stand for two consoles. On SQLite the audit rows are the
+lock, judged by pid and deadline: dead holders are real processes that ended (or were killed
+and left as zombies), never a faked `os.kill`. On PostgreSQL the server's advisory locks are
+the lock: a holder is gone when its database session is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -21,14 +24,25 @@ import pytest
 
 from console.models import AuditStatus
 from console.store import SCHEMA_VERSION, Store, TargetBusy, open_store, schema, target_lock
+from console.store.postgres.core import SESSION_GONE
+from tests.integration.postgres_fixture import shared_server, store_location, wait_session_gone
 
 VM = dict(context="demo", target_kind="vm", target_id="kvm-1/uuid-1", target_name="web-01")
+ENGINES = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.integration)]
 
 
 @pytest.fixture
 async def two(tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
     """Two consoles: two connections on the same database file."""
     async with open_store(tmp_path / "novacron.db") as a, open_store(tmp_path / "novacron.db") as b:
+        yield a, b
+
+
+@pytest.fixture(params=ENGINES)
+async def both(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+    """Two consoles on one store, on each engine in turn."""
+    where = store_location(request.param, tmp_path)
+    async with open_store(where) as a, open_store(where) as b:
         yield a, b
 
 
@@ -51,8 +65,9 @@ def ended_pid() -> int:
     return child.pid
 
 
-async def test_a_started_row_holds_its_target_against_another_console(two: tuple[Store, Store]) -> None:
-    a, b = two
+async def test_a_started_row_holds_its_target_against_another_console(
+        both: tuple[Store, Store]) -> None:
+    a, b = both
     held = await a.begin_action(**VM, action="vm.shutdown", deadline_s=90)
     with pytest.raises(TargetBusy) as caught:
         await b.begin_action(**VM, action="vm.force_off")
@@ -188,9 +203,9 @@ async def test_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
 
 
 async def test_a_control_gets_through_while_the_migration_it_controls_holds_the_vm(
-        two: tuple[Store, Store]) -> None:
+        both: tuple[Store, Store]) -> None:
     """Cancelling a migration from another console must not wait for that migration."""
-    a, b = two
+    a, b = both
     migrating = await a.begin_action(**VM, action="vm.migrate", deadline_s=3600)
     cancel = await b.begin_action(**VM, action="vm.migrate_cancel", exclusive=False)
     assert cancel != migrating
@@ -201,3 +216,50 @@ async def test_a_control_gets_through_while_the_migration_it_controls_holds_the_
     await a.finish_action(migrating, "failed", error_message="cancelled by the operator")
     assert {e.action: e.status for e in await b.audit()} == {
         "vm.migrate": AuditStatus.FAILED, "vm.migrate_cancel": AuditStatus.OK}
+
+
+async def test_a_front_end_peeks_at_the_holder_without_taking_the_vm(both: tuple[Store, Store]) -> None:
+    a, b = both
+    assert await b.holder(VM["context"], VM["target_id"]) is None
+    held = await a.begin_action(**VM, action="vm.reboot")
+    peeked = await b.holder(VM["context"], VM["target_id"])
+    assert peeked is not None and peeked.audit_id == held and peeked.action == "vm.reboot"
+    assert [e.id for e in await b.audit()] == [held]  # peeking wrote nothing
+    await a.finish_action(held, "ok")
+    assert await b.holder(VM["context"], VM["target_id"]) is None
+
+
+async def test_one_console_cannot_take_a_vm_it_already_holds(both: tuple[Store, Store]) -> None:
+    """PostgreSQL's advisory locks stack within a session; the store must refuse anyway."""
+    a, _ = both
+    held = await a.begin_action(**VM, action="vm.shutdown")
+    with pytest.raises(TargetBusy) as caught:
+        await a.begin_action(**VM, action="vm.force_off")
+    assert caught.value.holder.audit_id == held
+    await a.finish_action(held, "ok")
+    await a.finish_action(await a.begin_action(**VM, action="vm.force_off"), "ok")
+
+
+@pytest.mark.integration
+async def test_postgres_holder_is_gone_with_its_session_not_its_deadline() -> None:
+    """No pid, host or clock: a live session holds past its deadline, an ended one at once."""
+    server = shared_server()
+    url = server.fresh_url()
+    async with open_store(url) as b:
+        a = await Store.open(url)
+        try:
+            held = await a.begin_action(**VM, action="vm.delete", deadline_s=0.001)
+            await asyncio.sleep(0.01)
+            with pytest.raises(TargetBusy) as caught:  # past its deadline, still held
+                await b.begin_action(**VM, action="vm.start")
+            assert caught.value.holder.audit_id == held
+            assert f"from pid {os.getpid()} on {socket.gethostname()}" in str(caught.value)
+        finally:
+            await a.close()  # the session ends: the server drops its locks
+        await asyncio.to_thread(wait_session_gone, server, a.backend_pid)  # type: ignore[attr-defined]
+        taken = await b.begin_action(**VM, action="vm.start")
+        entry = await b.audit_entry(held)
+        assert entry is not None and entry.status is AuditStatus.FAILED
+        assert entry.error_message == SESSION_GONE
+        assert "vm.delete" in entry.error_cause and "database session" in entry.error_cause
+        assert [e.id for e in await b.unfinished_actions()] == [taken]
