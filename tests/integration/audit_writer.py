@@ -4,12 +4,13 @@ It prints `begin <id>` only after `begin_action` returned (the commit is durable
 `finish <id>` only after `finish_action` returned, so every line the parent read is a
 promise the store must keep, whatever moment the parent picks for `kill -9`.
 
-    python audit_writer.py DB LABEL COUNT [--ready FILE --go FILE]   (COUNT 0: forever)
-    python audit_writer.py DB LABEL 0 --hold CONTEXT/TARGET_ID
+    python audit_writer.py STORE LABEL COUNT [--ready FILE --go FILE]   (COUNT 0: forever)
+    python audit_writer.py STORE LABEL 0 --hold CONTEXT/TARGET_ID
 
-With `--hold` it takes one VM the way a dispatcher does (a `started` row with a deadline),
-prints `holding <id>` once that row is durable, and then never finishes it: it waits to be
-killed, like a console killed in the middle of an action.
+STORE is a SQLite file or a `postgresql://` URL. With `--hold` it takes one VM the way a
+dispatcher does (a `started` row with a deadline), prints `holding <id> <session>` once that
+row is durable (`session`: its PostgreSQL backend pid, 0 on SQLite), and then never finishes
+it: it waits to be killed, like a console killed in the middle of an action.
 """
 
 from __future__ import annotations
@@ -33,18 +34,18 @@ def wait_for_go(ready: Path, go: Path) -> None:
         time.sleep(0.005)
 
 
-async def hold(db: Path, label: str, what: str) -> None:
+async def hold(db: str, label: str, what: str) -> None:
     context, _, target_id = what.partition("/")
     async with open_store(db) as store:
         action_id = await store.begin_action(
             context=context, target_kind="vm", target_id=target_id, target_name=f"vm-{label}",
             action="vm.shutdown", params={"writer": label, "timeout_s": 3600},
             deadline_s=3600 + 60)
-        print(f"holding {action_id}", flush=True)
+        print(f"holding {action_id} {getattr(store, 'backend_pid', 0)}", flush=True)
         await asyncio.Event().wait()
 
 
-async def write(db: Path, label: str, count: int, ready: Path | None, go: Path | None) -> None:
+async def write(db: str, label: str, count: int, ready: Path | None, go: Path | None) -> None:
     async with open_store(db) as store:
         if ready is not None and go is not None:
             await asyncio.to_thread(wait_for_go, ready, go)
@@ -62,7 +63,7 @@ async def write(db: Path, label: str, count: int, ready: Path | None, go: Path |
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("db", type=Path)
+    parser.add_argument("db", help="a SQLite file or a postgresql:// URL")
     parser.add_argument("label")
     parser.add_argument("count", type=int)
     parser.add_argument("--ready", type=Path)

@@ -1,14 +1,17 @@
-"""The audit log keeps its promises across `kill -9` and between two writing consoles.
+"""The audit log keeps its promises across `kill -9` and between two writing consoles, on
+both engines (a SQLite file; a PostgreSQL 15 server the tests start).
 
-Real processes, a real file, real signals: a row whose id a writer printed (after its
-commit returned) must be in the database, whatever moment the writer died. And a VM another
-console holds is refused only while that console lives: a holder killed with SIGKILL leaves
-a row that is closed as abandoned, not a VM locked forever.
+Real processes, real signals: a row whose id a writer printed (after its commit returned)
+must be in the database, whatever moment the writer died. And a VM another console holds is
+refused only while that console lives: a holder killed with SIGKILL leaves a row that is
+closed as abandoned, not a VM locked forever (on SQLite its pid is gone; on PostgreSQL its
+session ended, and the server released its advisory lock: no deadline is waited for).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -18,20 +21,34 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from backends.libvirt.backend import LibvirtBackend
 from console.actions.dispatcher import Dispatcher, Request, Target
 from console.errors import Code
-from console.store import SCHEMA_VERSION, open_store
+from console.store import open_store, target_lock
+from console.store.postgres.core import SESSION_GONE
+from tests.integration.postgres_fixture import (
+    ENGINES,
+    shared_server,
+    store_location,
+    wait_session_gone,
+)
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=ENGINES)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store: a SQLite file not yet created, or a PostgreSQL schema with no tables."""
+    return store_location(request.param, tmp_path)
 
 WRITER = Path(__file__).with_name("audit_writer.py")
 KILL_ROUNDS = 20
 
 
-def spawn(db: Path, label: str, count: int, *extra: str) -> subprocess.Popen[str]:
+def spawn(db: str, label: str, count: int, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WRITER), str(db), label, str(count), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -52,23 +69,37 @@ def acknowledged(output: str) -> tuple[set[int], set[int]]:
     return begun, finished
 
 
-def rows(db: Path) -> dict[int, str]:
-    """Every audit row's status; none yet if a writer died before creating the schema."""
-    if not db.exists():
-        return {}
+def query(db: str, sql: str) -> list[tuple[object, ...]]:
+    """Rows of `sql` read by a connection of our own; none if a writer died before creating
+    the schema (no file, no table)."""
+    if db.startswith("postgresql://"):
+        with psycopg.connect(db, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('audit')").fetchone() == (None,):
+                return []
+            return list(conn.execute(sql))
+    if not Path(db).exists():
+        return []
     with sqlite3.connect(db) as conn:
         if conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'audit'").fetchone() is None:
-            return {}
-        return dict(conn.execute("SELECT id, status FROM audit"))
+            return []
+        return list(conn.execute(sql))
 
 
-def integrity(db: Path) -> str:
+def rows(db: str) -> dict[int, str]:
+    """Every audit row's status."""
+    return {int(str(i)): str(s) for i, s in query(db, "SELECT id, status FROM audit")}
+
+
+def integrity(db: str) -> str:
+    """SQLite's own check of the file; PostgreSQL checks its pages itself (and was not killed)."""
+    if db.startswith("postgresql://"):
+        return "ok"
     with sqlite3.connect(db) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-def test_acknowledged_rows_survive_kill_9(tmp_path: Path) -> None:
-    db = tmp_path / "audit.db"
+def test_acknowledged_rows_survive_kill_9(location: str) -> None:
+    db = location
     rng = random.Random(os.getpid() ^ int(time.time()))
     begun: set[int] = set()
     finished: set[int] = set()
@@ -97,8 +128,8 @@ def test_acknowledged_rows_survive_kill_9(tmp_path: Path) -> None:
     assert integrity(db) == "ok"
 
 
-async def test_store_reopens_cleanly_after_kills(tmp_path: Path) -> None:
-    db = tmp_path / "audit.db"
+async def test_store_reopens_cleanly_after_kills(location: str) -> None:
+    db = location
     for round_no in range(2):
         child = spawn(db, f"k{round_no}", 0)
         assert child.stdout is not None
@@ -106,15 +137,15 @@ async def test_store_reopens_cleanly_after_kills(tmp_path: Path) -> None:
         os.kill(child.pid, signal.SIGKILL)
         child.communicate(timeout=10)
     async with open_store(db) as store:
-        assert await store.schema_version() == SCHEMA_VERSION
+        assert await store.schema_version() == store.latest_schema_version
         interrupted = await store.unfinished_actions()
         assert all(e.status == "started" for e in interrupted)
         assert len(await store.audit(limit=10_000)) == len(rows(db))
     assert integrity(db) == "ok"
 
 
-def test_two_writers_at_once_lose_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "audit.db"  # fresh: both also race to create the schema
+def test_two_writers_at_once_lose_nothing(location: str, tmp_path: Path) -> None:
+    db = location  # fresh: both also race to create the schema
     per_writer = 500
     go = tmp_path / "go"
     writers = {label: spawn(db, label, per_writer, "--ready", str(tmp_path / f"ready-{label}"),
@@ -141,17 +172,16 @@ def test_two_writers_at_once_lose_nothing(tmp_path: Path) -> None:
     assert len(stored) == 2 * per_writer
     assert acked["a"] | acked["b"] == stored.keys()
     assert set(stored.values()) == {"ok"}
-    with sqlite3.connect(db) as conn:
-        writer_of = dict(conn.execute("SELECT id, json_extract(params_json, '$.writer') "
-                                      "FROM audit ORDER BY id"))
-    switches = sum(1 for i in range(2, len(writer_of) + 1) if writer_of[i] != writer_of[i - 1])
+    params = query(db, "SELECT params_json FROM audit ORDER BY id")
+    writers = [json.loads(str(p))["writer"] for (p,) in params]
+    switches = sum(1 for i in range(1, len(writers)) if writers[i] != writers[i - 1])
     assert switches > 1, "the writers did not overlap, so nothing concurrent was tested"
     assert integrity(db) == "ok"
 
 
-async def test_a_killed_holder_does_not_lock_the_vm(tmp_path: Path) -> None:
+async def test_a_killed_holder_does_not_lock_the_vm(location: str) -> None:
     """Another process takes the VM and is killed with SIGKILL mid-action."""
-    db = tmp_path / "audit.db"
+    db = location
     backend = LibvirtBackend("lvd", "test:///default")  # real libvirt: the test driver
     try:
         [guest] = [vm for vm in await backend.vms() if vm.name == "test"]
@@ -160,7 +190,7 @@ async def test_a_killed_holder_does_not_lock_the_vm(tmp_path: Path) -> None:
         assert holder.stdout is not None
         line = holder.stdout.readline()
         assert line.startswith("holding "), line + (holder.stderr.read() if holder.stderr else "")
-        held_id = int(line.split()[1])
+        held_id, session = map(int, line.split()[1:3])
 
         async with open_store(db) as store:
             dispatcher = Dispatcher({"lvd": backend}, audit=store, context="durability",
@@ -174,8 +204,10 @@ async def test_a_killed_holder_does_not_lock_the_vm(tmp_path: Path) -> None:
             assert f"from pid {holder.pid} " in str(busy.error)
 
             os.kill(holder.pid, signal.SIGKILL)
-            # Dead but not yet reaped (a zombie): already gone as far as the lock goes.
+            # Dead but not yet reaped (a zombie): already gone as far as SQLite's lock goes.
             await asyncio.to_thread(os.waitid, os.P_PID, holder.pid, os.WEXITED | os.WNOWAIT)
+            if session:  # PostgreSQL: once the server has seen the socket close (no deadline)
+                await asyncio.to_thread(wait_session_gone, shared_server(), session)
             after = await dispatcher.run(reboot())
             assert after.ok, after.error
             holder.communicate(timeout=10)
@@ -183,7 +215,7 @@ async def test_a_killed_holder_does_not_lock_the_vm(tmp_path: Path) -> None:
 
             abandoned = await store.audit_entry(held_id)
             assert abandoned is not None and abandoned.status == "failed"
-            assert abandoned.error_message == "abandoned (process gone)"
+            assert abandoned.error_message == (SESSION_GONE if session else target_lock.PROCESS_GONE)
             assert f"pid {holder.pid} " in abandoned.error_cause
             assert await store.unfinished_actions() == []
             outcomes = [(e.action, e.status.value) for e in await store.audit()]
