@@ -8,14 +8,16 @@ retry can be recognised. A `started` row is also the target's lock across consol
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from console.models import AuditEntry, AuditStatus
 from console.store import identity, plaintext, target_lock
-from console.store.core import STORE_UNAVAILABLE, DuplicateAction, StoreCore
+from console.store.core import STORE_UNAVAILABLE, ClaimRace, DuplicateAction, StoreCore
 from console.store.holder import Holder, TargetBusy
 
 _COLUMNS = (
@@ -23,6 +25,11 @@ _COLUMNS = (
     "target_name, action, params_json, status, finished_at, duration_s, error_code, "
     "error_message, error_cause"
 )
+
+CLAIM_PATIENCE_S = 5.0
+"""How long a claim keeps looking for the holder's row when the target is locked but no row
+names its holder yet (PostgreSQL: the holder takes its lock a moment before its row commits,
+or has just finished); past it the refusal names 'another console'."""
 
 FILTER_FIELDS = {
     "who": "who",
@@ -128,9 +135,10 @@ class AuditLog(StoreCore):
                  plaintext.text(error_code, 64), plaintext.text(error_message),
                  plaintext.text(error_cause), action_id),
             ))
+            if rows:  # last in the transaction: the target is free as the outcome commits
+                await self.release(db, action_id)
         if not rows:
             raise KeyError(f"no started audit row with id {action_id}")
-        await self.release(action_id)
         return _entry(rows[0])
 
     async def record_refusal(
@@ -166,53 +174,71 @@ class AuditLog(StoreCore):
         exclusive: bool = True,
     ) -> int:
         finished = status is not AuditStatus.STARTED
-        key = idempotency_key or str(uuid.uuid4())
-        context, target_id = plaintext.text(context), plaintext.text(target_id)
-        target_name = plaintext.text(target_name)
-        holder = row_id = None
+        claim = not finished and exclusive
+        row = {
+            "idempotency_key": idempotency_key or str(uuid.uuid4()),
+            "who": plaintext.text(identity.local_user()), "context": plaintext.text(context),
+            "target_kind": plaintext.text(target_kind), "target_id": plaintext.text(target_id),
+            "target_name": plaintext.text(target_name), "action": plaintext.text(action),
+            "params_json": plaintext.params_json(params), "status": status.value,
+            "error_code": plaintext.text(error[0], 64), "error_message": plaintext.text(error[1]),
+            "error_cause": plaintext.text(error[2]),
+        }
+        patience = time.monotonic() + CLAIM_PATIENCE_S
+        while True:
+            try:
+                row_id, holder = await self._write_row(
+                    row, finished=finished, claim=claim, deadline_s=deadline_s,
+                    patient=time.monotonic() < patience)
+                break
+            except ClaimRace:  # the holder is between its lock and its row: look again
+                await asyncio.sleep(0.01)
+        if holder is not None:  # raised after the commit: the abandoned rows stay closed
+            raise TargetBusy(row["target_name"], holder)
+        assert row_id is not None
+        if claim:
+            await self.claimed(row_id, row["context"], row["target_id"])
+        return row_id
+
+    async def _write_row(self, row: dict[str, Any], *, finished: bool, claim: bool,
+                         deadline_s: float | None,
+                         patient: bool) -> tuple[int | None, Holder | None]:
+        """One transaction: take the target (when `claim`), then write the row; or the holder."""
+        context, target_id = row["context"], row["target_id"]
         try:
             async with self._write() as db:
-                # The time is read once the write transaction is ours: rows of one target never
-                # overlap in time, even when this console waited for another's transaction.
-                started_at, started_iso = identity.now()
                 if list(await db.execute_fetchall(
-                        "SELECT id FROM audit WHERE idempotency_key = ?", (key,))):
-                    raise DuplicateAction(STORE_UNAVAILABLE, f"action {key} is recorded already",
+                        "SELECT id FROM audit WHERE idempotency_key = ?",
+                        (row["idempotency_key"],))):
+                    raise DuplicateAction(STORE_UNAVAILABLE,
+                                          f"action {row['idempotency_key']} is recorded already",
                                           "a retried request is never run twice")
-                if not finished and exclusive:
-                    holder = await self.claim_target(db, context, target_id, started_at)
-                if holder is None:
-                    columns = {
-                        "idempotency_key": key, "who": plaintext.text(identity.local_user()),
-                        "started_at": started_at, "started_iso": started_iso, "context": context,
-                        "target_kind": plaintext.text(target_kind), "target_id": target_id,
-                        "target_name": target_name, "action": plaintext.text(action),
-                        "params_json": plaintext.params_json(params), "status": status.value,
-                        "finished_at": started_at if finished else None,
-                        "duration_s": 0.0 if finished else None,
-                        "error_code": plaintext.text(error[0], 64),
-                        "error_message": plaintext.text(error[1]),
-                        "error_cause": plaintext.text(error[2]),
-                        "deadline_at": None if finished else started_at + (
-                            target_lock.LEGACY_DEADLINE_S if deadline_s is None else deadline_s),
-                        **self.session_columns(claimed=not finished and exclusive),
-                    }
-                    rows = list(await db.execute_fetchall(
-                        f"INSERT INTO audit ({', '.join(columns)})"
-                        f" VALUES ({', '.join('?' * len(columns))}) RETURNING id",
-                        tuple(columns.values())))
-                    row_id = int(rows[0][0])
+                if claim:
+                    holder = await self.claim_target(db, context, target_id, time.time(),
+                                                     patient=patient)
+                    if holder is not None:
+                        return None, holder
+                # The time is read once the target is ours: the rows of one target never
+                # overlap in time, whoever waited for whom.
+                started_at, started_iso = identity.now()
+                columns = {
+                    **row, "started_at": started_at, "started_iso": started_iso,
+                    "finished_at": started_at if finished else None,
+                    "duration_s": 0.0 if finished else None,
+                    "deadline_at": None if finished else started_at + (
+                        target_lock.LEGACY_DEADLINE_S if deadline_s is None else deadline_s),
+                    **self.session_columns(claimed=claim),
+                }
+                rows = list(await db.execute_fetchall(
+                    f"INSERT INTO audit ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' * len(columns))}) RETURNING id",
+                    tuple(columns.values())))
+                return int(rows[0][0]), None
         except BaseException:  # a claim whose row was never committed is given back
-            if not finished and exclusive:
+            if claim:
                 with contextlib.suppress(Exception):
                     await self.unclaim(context, target_id)
             raise
-        if holder is not None:  # raised after the commit: the abandoned rows stay closed
-            raise TargetBusy(target_name, holder)
-        assert row_id is not None
-        if not finished and exclusive:
-            await self.claimed(row_id, context, target_id)
-        return row_id
 
     async def audit(
         self,

@@ -29,6 +29,12 @@ class DuplicateAction(StoreError):
     """An audit row with this idempotency key exists already: the action was recorded once."""
 
 
+class ClaimRace(Exception):
+    """The target is taken but no row names its holder yet: try the claim again shortly,
+    outside the transaction (so this console's other work, its holder's release included,
+    is not kept waiting)."""
+
+
 class Cursor(Protocol):
     rowcount: int
 
@@ -66,9 +72,10 @@ class StoreCore:
 
     # -- the per-target lock, engine by engine ---------------------------------------------
 
-    async def claim_target(self, db: Db, context: str, target_id: str,
-                           now: float) -> Holder | None:
-        """Take (context, target) inside `db`'s write transaction, or say who holds it."""
+    async def claim_target(self, db: Db, context: str, target_id: str, now: float, *,
+                           patient: bool = False) -> Holder | None:
+        """Take (context, target) inside `db`'s write transaction, or say who holds it;
+        `patient`: raise ClaimRace rather than name an unknown holder."""
         raise NotImplementedError
 
     async def peek_holder(self, db: Db, context: str, target_id: str,
@@ -87,5 +94,5 @@ class StoreCore:
     async def unclaim(self, context: str, target_id: str) -> None:
         """A claim whose row was never written (the insert failed): give the target back."""
 
-    async def release(self, action_id: int) -> None:
-        """The action finished (its outcome committed): the target is free again."""
+    async def release(self, db: Db, action_id: int) -> None:
+        """The action finished (its outcome is being committed in `db`): free the target."""

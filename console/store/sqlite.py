@@ -114,8 +114,8 @@ class SqliteCore(StoreCore):
 
     # -- the lock: unfinished rows, judged by pid and deadline ---------------------------------
 
-    async def claim_target(self, db: Any, context: str, target_id: str,
-                           now: float) -> Holder | None:
+    async def claim_target(self, db: Any, context: str, target_id: str, now: float, *,
+                           patient: bool = False) -> Holder | None:
         return await target_lock.holder_of(db, context, target_id, now)
 
     async def peek_holder(self, db: Any, context: str, target_id: str,

@@ -19,6 +19,7 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -142,6 +143,22 @@ def store_location(engine: str, tmp_path: Path) -> str:
     if engine == "sqlite":
         return str(tmp_path / "novacron.db")
     return shared_server().fresh_url()
+
+
+def query(db: str, sql: str) -> list[tuple[object, ...]]:
+    """Rows of `sql` read by a connection of our own; none if a writer died before creating
+    the schema (no file, no table)."""
+    if db.startswith("postgresql://"):
+        with psycopg.connect(db, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('audit')").fetchone() == (None,):
+                return []
+            return list(conn.execute(sql))
+    if not Path(db).exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        if conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'audit'").fetchone() is None:
+            return []
+        return list(conn.execute(sql))
 
 
 def wait_session_gone(server: PostgresServer, backend_pid: int, timeout_s: float = 30.0) -> float:

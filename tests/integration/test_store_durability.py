@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from backends.libvirt.backend import LibvirtBackend
@@ -31,6 +30,7 @@ from console.store import open_store, target_lock
 from console.store.postgres.core import SESSION_GONE
 from tests.integration.postgres_fixture import (
     ENGINES,
+    query,
     shared_server,
     store_location,
     wait_session_gone,
@@ -67,22 +67,6 @@ def acknowledged(output: str) -> tuple[set[int], set[int]]:
         elif word == "finish":
             finished.add(int(value))
     return begun, finished
-
-
-def query(db: str, sql: str) -> list[tuple[object, ...]]:
-    """Rows of `sql` read by a connection of our own; none if a writer died before creating
-    the schema (no file, no table)."""
-    if db.startswith("postgresql://"):
-        with psycopg.connect(db, autocommit=True) as conn:
-            if conn.execute("SELECT to_regclass('audit')").fetchone() == (None,):
-                return []
-            return list(conn.execute(sql))
-    if not Path(db).exists():
-        return []
-    with sqlite3.connect(db) as conn:
-        if conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'audit'").fetchone() is None:
-            return []
-        return list(conn.execute(sql))
 
 
 def rows(db: str) -> dict[int, str]:

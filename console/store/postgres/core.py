@@ -12,7 +12,6 @@ longer exist as abandoned, and a refusal names the holder from its audit row.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -20,15 +19,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from console.store.core import StoreCore
+from console.store.core import ClaimRace, StoreCore
 from console.store.holder import Holder, hostname
 from console.store.postgres import schema
 from console.store.postgres.connection import PgDb, Session, connect, shown
 
 SESSION_GONE = "abandoned (database session ended)"
-HOLDER_WAIT_S = 2.0
-"""How long a refused claim waits to read the holder's row: the holder takes the lock a
-moment before its row is committed."""
 
 _LIVE = ("EXISTS (SELECT 1 FROM pg_stat_activity s"
          " WHERE s.pid = audit.session_pid AND s.backend_start = audit.session_start)")
@@ -101,15 +97,21 @@ class PostgresCore(StoreCore):
     def _key(self, context: str, target_id: str) -> int:
         return lock_key(self.schema_name, context, target_id)
 
-    async def claim_target(self, db: Any, context: str, target_id: str,
-                           now: float) -> Holder | None:
+    async def claim_target(self, db: Any, context: str, target_id: str, now: float, *,
+                           patient: bool = False) -> Holder | None:
         key = self._key(context, target_id)
         if key in self._held:  # advisory locks stack within a session: refuse here
             mine = self._held[key]
             return await self._row_holder(db, mine) if mine is not None else Holder.here("?")
         [(taken,)] = await db.execute_fetchall("SELECT pg_try_advisory_lock(?)", (key,))
         if not taken:
-            return await self._holder_of(db, context, target_id)
+            rows = list(await db.execute_fetchall(_HOLDER, (context, target_id)))
+            if rows:
+                row_id, action, who, iso, pid, host = rows[0]
+                return Holder(action, who, iso, pid, host, row_id)
+            if patient:  # taken a moment ago, or being released: look again shortly
+                raise ClaimRace(target_id)
+            return Holder("an action", "another console", "(not yet recorded)", None, "?")
         self._held[key] = None
         await db.execute(
             "UPDATE audit SET status = 'failed', finished_at = ?, abandoned_at = ?,"
@@ -119,18 +121,6 @@ class PostgresCore(StoreCore):
             f" WHERE status = 'started' AND context = ? AND target_id = ? AND NOT {_LIVE}",
             (now, now, SESSION_GONE, context, target_id))
         return None
-
-    async def _holder_of(self, db: Any, context: str, target_id: str) -> Holder:
-        """The holder named by its audit row (waiting a moment for a row being committed)."""
-        deadline = asyncio.get_running_loop().time() + HOLDER_WAIT_S
-        while True:
-            rows = list(await db.execute_fetchall(_HOLDER, (context, target_id)))
-            if rows:
-                row_id, action, who, iso, pid, host = rows[0]
-                return Holder(action, who, iso, pid, host, row_id)
-            if asyncio.get_running_loop().time() > deadline:
-                return Holder("an action", "another console", "(not yet recorded)", None, "?")
-            await asyncio.sleep(0.02)
 
     async def _row_holder(self, db: Any, row_id: int) -> Holder:
         [(action, who, iso)] = await db.execute_fetchall(
@@ -160,8 +150,10 @@ class PostgresCore(StoreCore):
             del self._held[key]
             await self._session.scalar("SELECT pg_advisory_unlock(%s)", (key,))
 
-    async def release(self, action_id: int) -> None:
+    async def release(self, db: Any, action_id: int) -> None:
+        """Unlocked inside the outcome's transaction, not after it: a release queued behind
+        this console's other transactions would keep the VM from everyone meanwhile."""
         key = self._held_by_row.pop(action_id, None)
         if key is not None:
             self._held.pop(key, None)
-            await self._session.scalar("SELECT pg_advisory_unlock(%s)", (key,))
+            await db.execute("SELECT pg_advisory_unlock(?)", (key,))
