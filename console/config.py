@@ -15,15 +15,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from platformdirs import user_config_path, user_state_path
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from backends import registry
 from backends.base import SourceConfig
 from console import demo
 from console.errors import Code, NovaError
+from console.store.location import is_url, password_problem, without_password
 
 DEMO_CONTEXT = "demo"
+
+STORE_HELP = (
+    "Where the audit log, per-VM locks and migration history live: a SQLite file path, or a "
+    "libpq URL such as postgresql://ana@db-1.example/novacron?sslmode=verify-full shared by "
+    "several consoles (team mode). Never a password: libpq reads it from PGPASSFILE or "
+    "~/.pgpass, or PGPASSWORD. Unset: novacron.db in the state directory."
+)
+
+
+def _no_password(value: str | None) -> str | None:
+    """A store URL carrying a password is refused where it is written: in the config."""
+    if value is not None and is_url(value) and (problem := password_problem(value)):
+        raise ValueError(problem)
+    return value
 
 
 class _Strict(BaseModel):
@@ -102,6 +117,9 @@ class Context(_Strict):
     spread_by: str = Field("", description=(
         "A tag key (e.g. role): two VMs with the same value share a host only when no other "
         "fits."))
+    store: str | None = Field(None, description=STORE_HELP + " Overrides the top-level `store`.")
+
+    _store_has_no_password = field_validator("store")(_no_password)
 
 
 class UISettings(_Strict):
@@ -123,6 +141,10 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping by binding id, e.g. `"vm.force_off" = "F"`."""
+    store: str | None = Field(None, description=STORE_HELP)
+    """The store of every context that names none (`NOVACRON_STORE` overrides the file)."""
+
+    _store_has_no_password = field_validator("store")(_no_password)
 
     @classmethod
     def settings_customise_sources(
@@ -239,7 +261,10 @@ def explain(exc: ValidationError, path: Path | None, text: str) -> ConfigError:
             fix = f"did you mean '{hint[0]}'?" if hint else "remove it"
             lines.append(f"{where}unknown key '{dotted}': {fix}")
         else:
-            lines.append(f"{where}'{dotted}': {err['msg']} (got {err.get('input')!r})")
+            got = err.get("input")
+            if isinstance(got, str) and is_url(got):  # never echo a password back
+                got = without_password(got)
+            lines.append(f"{where}'{dotted}': {err['msg']} (got {got!r})")
     fix = "fix the file, then run `novacron config check`"
     return ConfigError(Code.CONFIG_INVALID, "; ".join(lines), fix)
 
@@ -271,6 +296,12 @@ def demo_context() -> Context:
                   for name, uri in demo.host_uris()],
         poll_interval_s=2.0,
     )
+
+
+def store_for(settings: Settings, context: Context) -> str | None:
+    """The store a context's console opens: its own `store`, else the top-level one, else
+    None (the default SQLite file)."""
+    return context.store or settings.store
 
 
 def resolve_context(settings: Settings, name: str | None) -> tuple[str, Context]:
