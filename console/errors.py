@@ -23,6 +23,7 @@ class Code(Enum):
     HOST_KEY_UNKNOWN = ("NOVA-2004", "Host key unknown")
     HOST_KEY_CHANGED = ("NOVA-2005", "Host key changed")
     HOST_KEY_REVOKED = ("NOVA-2006", "Host key revoked")
+    STORE_UNAVAILABLE = ("NOVA-2007", "The store (audit log and locks) is unavailable")
     VM_NOT_FOUND = ("NOVA-3001", "No such VM")
     INSUFFICIENT_RESOURCES = ("NOVA-3002", "Not enough resources on the host")
     OPERATION_IN_PROGRESS = ("NOVA-3003", "Another operation is in progress on this target")

@@ -16,9 +16,8 @@ from typing import Any, Protocol
 from console.errors import Code, NovaError
 from console.store.holder import Holder
 
-# errors.py has no store-specific codes yet; these two names are the only place to change.
 STORE_INCOMPATIBLE = Code.CONFIG_INVALID
-STORE_UNAVAILABLE = Code.BACKEND_ERROR
+STORE_UNAVAILABLE = Code.STORE_UNAVAILABLE
 
 
 class StoreError(NovaError):

@@ -94,6 +94,6 @@ async def test_an_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(StoreError) as caught:
         await Store.open(f"postgresql://ops@127.0.0.1:{free_port()}/novacron?connect_timeout=5")
     text = str(caught.value)
-    assert caught.value.code == "NOVA-9000"
+    assert caught.value.code == "NOVA-2007"
     assert "PostgreSQL novacron on 127.0.0.1" in text and "could not be reached" in text
     assert "refused" in text.lower()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -24,6 +25,8 @@ from console.store.holder import Holder, hostname
 from console.store.postgres import schema
 from console.store.postgres.connection import PgDb, Session, connect, shown
 
+log = logging.getLogger(__name__)
+
 SESSION_GONE = "abandoned (database session ended)"
 
 _LIVE = ("EXISTS (SELECT 1 FROM pg_stat_activity s"
@@ -31,6 +34,16 @@ _LIVE = ("EXISTS (SELECT 1 FROM pg_stat_activity s"
 _HOLDER = ("SELECT id, action, who, started_iso, pid, hostname FROM audit"
            " WHERE status = 'started' AND context = ? AND target_id = ? AND holds_target"
            f" AND {_LIVE} ORDER BY id DESC LIMIT 1")
+
+
+async def _identity(conn: Any) -> tuple[str, int, datetime]:
+    """The session's schema, backend pid and start: what its audit rows are known by."""
+    cursor = await conn.execute(
+        "SELECT current_schema(), pid, backend_start FROM pg_stat_activity"
+        " WHERE pid = pg_backend_pid()")
+    row = await cursor.fetchone()
+    assert row is not None
+    return str(row[0]), int(row[1]), row[2]
 
 
 def lock_key(schema_name: str, context: str, target_id: str) -> int:
@@ -64,15 +77,28 @@ class PostgresCore(StoreCore):
         conn = await connect(url, where)
         try:
             await schema.migrate(conn, where)
-            cursor = await conn.execute(
-                "SELECT current_schema(), pid, backend_start FROM pg_stat_activity"
-                " WHERE pid = pg_backend_pid()")
-            row = await cursor.fetchone()
+            schema_name, pid, started = await _identity(conn)
         except BaseException:
             await conn.close()
             raise
-        assert row is not None
-        return cls(Session(url, where, conn), str(row[0]), int(row[1]), row[2])
+        return cls(Session(url, where, conn), schema_name, pid, started)
+
+    async def _reconnect_if_lost(self) -> None:
+        """A session the server ended (network lost, server restarted, terminated) is
+        replaced on the next use; its advisory locks went with it, and the actions that held
+        them lose nothing but the lock (their outcomes are still written by row id)."""
+        if not self._session.conn.broken:
+            return
+        async with self._session.lock:
+            if not self._session.conn.broken:
+                return
+            log.warning("store session lost (%s): reconnecting; %d lock(s) went with it",
+                        self.where, len(self._held))
+            conn = await connect(self.url, self.where)
+            self._session.conn = conn
+            self._held.clear()
+            self._held_by_row.clear()
+            _schema, self.backend_pid, self.backend_start = await _identity(conn)
 
     async def close(self) -> None:
         await self._session.close()
@@ -84,11 +110,13 @@ class PostgresCore(StoreCore):
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[PgDb]:
+        await self._reconnect_if_lost()
         async with self._session.transaction("written") as db:
             yield db
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[PgDb]:
+        await self._reconnect_if_lost()
         async with self._session.transaction("read") as db:
             yield db
 
