@@ -4,9 +4,11 @@ Each audit row written or closed, and each migration started or ended, by any co
 the store, becomes an `Activity`. PostgreSQL delivers them by LISTEN/NOTIFY (a trigger
 notifies in the transaction that writes the row, so an event exists exactly when its row is
 committed; `console.store.postgres.feed`); SQLite has no such channel, so this module polls
-the two tables instead (once a second by default): the same iterator, a little later.
+the two tables instead (once a second by default): the same iterator and the same events,
+up to a poll later (a row that began and ended between two polls yields both events).
 
-    async for event in store.activity():
+    events = await store.activity()      # subscribed on return: nothing after this is missed
+    async for event in events:           # until cancelled, or `await events.aclose()`
         app.notify(event.describe())     # "ana@bastion-2 started migrate pg-prod-03 → kvm-fra-02"
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +50,8 @@ class Activity:
     """Where a migration goes (its target host), '' for other actions."""
     error_code: str = ""
     mine: bool = False
-    """Written by this very store connection (a console may leave its own events out)."""
+    """Written by this console's process (same pid and host): a console may leave its own
+    actions out of its toasts."""
 
     def describe(self) -> str:
         """'ana@bastion-2 started migrate pg-prod-03 → kvm-fra-02' (plain text, no markup)."""
@@ -90,18 +93,23 @@ MIGRATION_FIELDS = ("id", "phase", "who", "hostname", "pid", "context", "vm_id",
                     "source", "target")
 
 
+_OPEN = {"audit": "started", "migration": "running"}
+"""The state a row is written in (a refusal is written finished)."""
+
+
 class ActivityFeed(StoreCore):
     """The feed's methods of the store (polling: the SQLite way; PostgreSQL overrides)."""
 
-    def activity(self, poll_s: float = POLL_S) -> AsyncIterator[Activity]:
-        """Every activity committed from now on, in commit order per table, until cancelled."""
-        return self._poll(poll_s)
+    async def activity(self, poll_s: float = POLL_S) -> AsyncGenerator[Activity, None]:
+        """Every activity committed after this returns, in commit order per table, until
+        the iterator is closed (`aclose`) or its task cancelled."""
+        last = {"audit": await self._max_id("audit"), "migration": await self._max_id("migration")}
+        return self._poll(poll_s, last)
 
     def _mine(self, row: Mapping[str, Any]) -> bool:
         return row["pid"] == os.getpid() and row["hostname"] == hostname()
 
-    async def _poll(self, poll_s: float) -> AsyncIterator[Activity]:
-        last = {"audit": await self._max_id("audit"), "migration": await self._max_id("migration")}
+    async def _poll(self, poll_s: float, last: dict[str, int]) -> AsyncGenerator[Activity, None]:
         seen: dict[str, dict[int, str]] = {"audit": {}, "migration": {}}
         while True:
             for table, fields, state, make in (
@@ -116,13 +124,16 @@ class ActivityFeed(StoreCore):
                 for values in rows:
                     row = dict(zip(fields, values, strict=True))
                     row_id, now = int(row["id"]), str(row[state])
+                    first, new = _OPEN[table], row_id > last[table]
                     last[table] = max(last[table], row_id)
                     if seen[table].get(row_id) == now:
                         continue
-                    if now in ("started", "running"):
+                    if now == first:
                         seen[table][row_id] = now
                     else:
                         seen[table].pop(row_id, None)
+                        if new and now != "refused":  # began and ended between two polls
+                            yield make({**row, state: first}, self._mine(row))
                     yield make(row, self._mine(row))
             await asyncio.sleep(poll_s)
 

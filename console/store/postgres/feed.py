@@ -9,7 +9,7 @@ Rows of another schema (another store in the same database) are skipped.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import psycopg
@@ -26,13 +26,17 @@ class ListeningFeed(ActivityFeed):
     url: str
     schema_name: str
 
-    def activity(self, poll_s: float = 0.0) -> AsyncIterator[Activity]:
-        return self._listen()
-
-    async def _listen(self) -> AsyncIterator[Activity]:
+    async def activity(self, poll_s: float = 0.0) -> AsyncGenerator[Activity, None]:
         conn = await connect(self.url, self.where)
         try:
             await conn.execute(f"LISTEN {CHANNEL}")
+        except BaseException:
+            await conn.close()
+            raise
+        return self._listen(conn)
+
+    async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> AsyncGenerator[Activity, None]:
+        try:
             async for note in conn.notifies():
                 event = self._event(note.payload)
                 if event is not None:
