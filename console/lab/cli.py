@@ -42,7 +42,8 @@ def cmd_up(args: argparse.Namespace) -> int:
           flush=True)
     try:
         status = lab.up(hosts=args.hosts, vms=args.vms, memory_mib=args.memory,
-                        accelerator=None if args.accel == "auto" else args.accel)
+                        accelerator=None if args.accel == "auto" else args.accel,
+                        store=args.store)
     except (LabError, RuntimeError, OSError, ValueError) as exc:
         print(f"novacron lab: up failed: {exc}", file=sys.stderr)
         print("  (what did start is recorded; `novacron lab down` removes it)", file=sys.stderr)
@@ -82,6 +83,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--memory", type=int, default=128, help="MiB per guest (default 128)")
     up.add_argument("--accel", choices=("auto", "kvm", "qemu"), default="auto",
                     help="auto: KVM if it boots the guest image, else QEMU emulation")
+    up.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="postgresql: also start a PostgreSQL and make it the lab contexts' "
+                         "store, to rehearse team mode (several consoles, shared locks)")
     up.set_defaults(func=cmd_up)
     status = sub.add_parser("status", help="hosts, ports, processes, guests, Prometheus")
     status.add_argument("--json", action="store_true", help="machine-readable output")

@@ -46,13 +46,15 @@ def _value(value: object) -> str:
 
 def context_block(libvirt_hosts: Iterable[tuple[str, str]], prometheus_url: str | None,
                   name: str = CONTEXT_NAME, ssh_config: str | None = None,
-                  template: LabTemplate | None = None) -> str:
+                  template: LabTemplate | None = None, store: str | None = None) -> str:
     """TOML for the contexts: `name` with one libvirt backend per (host name, URI), then
     Prometheus; with Prometheus also `name`-prom, its inventory from Prometheus and each
-    host's URI in `host_uris` (the lab's Prometheus labels every series `instance=<host>`)."""
+    host's URI in `host_uris` (the lab's Prometheus labels every series `instance=<host>`).
+    `store`: the store URL both contexts name (the lab's PostgreSQL, for team mode)."""
     hosts = list(libvirt_hosts)
     marker = f"{_MARKER}; `novacron lab down` removes it."
-    lines = [marker, f"[contexts.{name}]", "poll_interval_s = 2.0"]
+    store_line = [f"store = {_quote(store)}"] if store else []
+    lines = [marker, f"[contexts.{name}]", "poll_interval_s = 2.0", *store_line]
     if template is not None:  # what `novacron vm create --template lab-tiny` makes
         lines += [f"spread_by = {_quote(SPREAD_BY)}", "",
                   f"[contexts.{name}.templates.{TEMPLATE}]"]
@@ -66,7 +68,7 @@ def context_block(libvirt_hosts: Iterable[tuple[str, str]], prometheus_url: str 
                   f"url = {_quote(prometheus_url)}", ""]
         uris = ", ".join(f"{_quote(host)} = {_quote(uri)}" for host, uri in hosts)
         prom = name + PROM_SUFFIX
-        lines += [marker, f"[contexts.{prom}]", "poll_interval_s = 2.0", "",
+        lines += [marker, f"[contexts.{prom}]", "poll_interval_s = 2.0", *store_line, "",
                   f"[[contexts.{prom}.backends]]", 'kind = "prometheus"', 'name = "prometheus"',
                   f"url = {_quote(prometheus_url)}", "inventory = true",
                   f"host_uris = {{ {uris} }}", ""]

@@ -24,6 +24,7 @@ from console.lab import (
     hostdirs,
     image,
     pool,
+    postgres,
     preflight,
     prometheus,
     ssh_access,
@@ -98,14 +99,17 @@ class Lab:
     # --- up / down -------------------------------------------------------------------------
 
     def up(self, hosts: int = 3, vms: int = 4, *, memory_mib: int = 128, dirty_pause_s: int = 4,
-           accelerator: str | None = None) -> LabStatus:
+           accelerator: str | None = None, store: str = "sqlite") -> LabStatus:
         """Start `hosts` hosts with `vms` guests each; keep whatever already runs.
 
         Additive: hosts beyond `hosts` and guests already defined (wherever they migrated to)
         are kept; missing daemons are restarted, missing guests defined, stopped ones started.
 
         `accelerator` 'kvm' or 'qemu' skips the KVM boot probe (see `console.lab.accel`);
-        `dirty_pause_s` is the pause between two 32 MiB rewrites in each guest.
+        `dirty_pause_s` is the pause between two 32 MiB rewrites in each guest. `store`
+        'postgresql' also starts a PostgreSQL (`console.lab.postgres`) and names it as the lab
+        contexts' store, so several consoles can rehearse team mode; once started it is kept
+        by later `up`s until `down`.
         """
         if hosts < 1 or vms < 0:
             raise LabError("need at least one host and a non-negative number of guests")
@@ -113,11 +117,11 @@ class Lab:
             raise LabError("\n".join(problems))
         with self._locked():
             st = self.state()
-            self._up(st, hosts, plan(hosts, vms, memory_mib, dirty_pause_s), accelerator)
+            self._up(st, hosts, plan(hosts, vms, memory_mib, dirty_pause_s), accelerator, store)
         return self.status()
 
     def _up(self, st: LabState, hosts: int, guests: list[GuestSpec],
-            accelerator: str | None) -> None:
+            accelerator: str | None, store: str = "sqlite") -> None:
         def record() -> None:
             save(self.layout.state_file, st)
 
@@ -143,6 +147,9 @@ class Lab:
         ssh_access.write(self.layout.ssh_dir, self.bastion, all_hosts, self.layout.ssh_key)
         st.prometheus = prometheus.ensure(self.layout, all_hosts, st.prometheus)
         record()
+        if store == "postgresql" or st.postgres is not None:
+            st.postgres = postgres.ensure(self.layout, st.postgres)
+            record()
         conns = {h.index: deploy.connect(h.uri) for h in all_hosts}
         try:
             for conn in conns.values():
@@ -160,7 +167,8 @@ class Lab:
                                           ssh_config=str(self.ssh_config),
                                           template=pool.LabTemplate(
                                               kernel, image.ensure_provision_initrd(
-                                                  self.layout.images_dir), st.accel))
+                                                  self.layout.images_dir), st.accel),
+                                          store=self.layout.postgres_url if st.postgres else None)
             if st.config_path and st.config_path != str(path):
                 # NOVACRON_CONFIG changed since the last `up`: one lab, one context.
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
@@ -187,6 +195,9 @@ class Lab:
             if st.prometheus is not None:
                 stop(st.prometheus)
                 st.prometheus = None
+            if st.postgres is not None:
+                stop(st.postgres, timeout=30)  # SIGTERM: a smart shutdown, then SIGKILL
+                st.postgres = None
             if st.config_path:
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
             hostdirs.release(st.created_dirs, DIRS_REGISTRY)

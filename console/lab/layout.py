@@ -12,6 +12,7 @@ from pathlib import Path
 
 DEFAULT_ROOT = Path("/var/lib/novacron-lab")
 PROMETHEUS_PORT = 19090
+POSTGRES_PORT = 15432
 
 LIBVIRT_PORT_BASE = 16510
 SSH_PORT_BASE = 2220
@@ -144,3 +145,17 @@ class LabLayout:
     @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def postgres_port(self) -> int:
+        return POSTGRES_PORT + self.port_offset
+
+    @property
+    def postgres_dir(self) -> Path:
+        """`lab up --store postgresql`: the team-mode store's server (data, socket, log)."""
+        return self.root / "postgres"
+
+    @property
+    def postgres_url(self) -> str:
+        """The store URL the lab contexts name (loopback, trust: a rehearsal, no secrets)."""
+        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/novacron"

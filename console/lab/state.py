@@ -50,6 +50,8 @@ class LabState:
     port_offset: int | None = None
     bastion: HostState | None = None
     """The bastion's namespace holder and sshd (index 0), once `lab up` started it."""
+    postgres: Proc | None = None
+    """The team-mode store's server (`lab up --store postgresql`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,13 +65,14 @@ class LabState:
             "accel": self.accel,
             "port_offset": self.port_offset,
             "bastion": self.bastion.to_json() if self.bastion else None,
+            "postgres": self.postgres.to_json() if self.postgres else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LabState:
         if data.get("version") != VERSION:
             raise ValueError(f"unknown lab state version {data.get('version')!r}")
-        prom = data.get("prometheus")
+        prom, postgres = data.get("prometheus"), data.get("postgres")
         bastion = data.get("bastion")
         return cls(
             hosts={n: HostState.from_json(h) for n, h in data.get("hosts", {}).items()},
@@ -81,6 +84,7 @@ class LabState:
             accel=data.get("accel"),
             port_offset=data.get("port_offset"),
             bastion=HostState.from_json(bastion) if bastion else None,
+            postgres=Proc.from_json(postgres) if postgres else None,
         )
 
 
