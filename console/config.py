@@ -13,6 +13,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from platformdirs import user_config_path, user_state_path
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,9 +23,37 @@ from backends import registry
 from backends.base import SourceConfig
 from console import demo
 from console.errors import Code, NovaError
-from console.store.location import is_url, password_problem, without_password
 
 DEMO_CONTEXT = "demo"
+
+STORE_SCHEMES = ("postgresql", "postgres")
+
+
+def is_store_url(value: str) -> bool:
+    """A libpq URL (team mode) rather than a SQLite file path."""
+    return value.split(":", 1)[0].lower() in STORE_SCHEMES and "://" in value
+
+
+def store_password_problem(url: str) -> str | None:
+    """Why a store URL may not be used (it carries a password: that belongs in PGPASSFILE,
+    ~/.pgpass or PGPASSWORD, never in a config file that gets copied around), or None."""
+    parts = urlsplit(url)
+    query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if parts.password is not None or "password" in query:
+        return ("the store URL carries a password: remove it, and give the password to libpq "
+                "in PGPASSFILE or ~/.pgpass (or PGPASSWORD in the environment)")
+    return None
+
+
+def without_password(url: str) -> str:
+    """`url` with any password masked, for a message about a URL we refused."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(f"{k}=***" if k.lower() == "password" else f"{k}={v}"
+                     for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 STORE_HELP = (
     "Where the audit log, per-VM locks and migration history live: a SQLite file path, or a "
@@ -36,7 +65,7 @@ STORE_HELP = (
 
 def _no_password(value: str | None) -> str | None:
     """A store URL carrying a password is refused where it is written: in the config."""
-    if value is not None and is_url(value) and (problem := password_problem(value)):
+    if value is not None and is_store_url(value) and (problem := store_password_problem(value)):
         raise ValueError(problem)
     return value
 
@@ -262,7 +291,7 @@ def explain(exc: ValidationError, path: Path | None, text: str) -> ConfigError:
             lines.append(f"{where}unknown key '{dotted}': {fix}")
         else:
             got = err.get("input")
-            if isinstance(got, str) and is_url(got):  # never echo a password back
+            if isinstance(got, str) and is_store_url(got):  # never echo a password back
                 got = without_password(got)
             lines.append(f"{where}'{dotted}': {err['msg']} (got {got!r})")
     fix = "fix the file, then run `novacron config check`"

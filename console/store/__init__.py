@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from console.config import state_dir
 from console.store.activity import Activity, ActivityFeed
 from console.store.audit import AuditLog
 from console.store.core import DuplicateAction, StoreError
@@ -26,7 +27,7 @@ from console.store.location import Location, parse
 from console.store.migration_rows import MigrationHistory
 from console.store.saved_filters import SavedFilters
 from console.store.schema import SCHEMA_VERSION
-from console.store.sqlite import SqliteCore
+from console.store.sqlite import SqliteEngine
 
 __all__ = ["SCHEMA_VERSION", "Activity", "DuplicateAction", "Holder", "Store", "StoreError",
            "TargetBusy", "default_path", "open_store"]
@@ -36,8 +37,6 @@ DB_NAME = "novacron.db"
 
 def default_path() -> Path:
     """`novacron.db` in the user's state directory (`NOVACRON_STATE_DIR` overrides)."""
-    from console.config import state_dir  # deferred: config pulls in pydantic
-
     return state_dir() / DB_NAME
 
 
@@ -53,16 +52,11 @@ class Store(AuditLog, MigrationHistory, FleetSnapshots, SavedFilters, ActivityFe
         where = Location(path=default_path()) if location in (None, "") else parse(location)
         if where.url is not None:
             # psycopg (and libpq through it) loads only for team mode, like a backend's SDK.
-            from console.store.postgres import PostgresStore
+            from console.store.postgres import PostgresEngine
 
-            return await PostgresStore.open_url(where.url)
+            return cls(await PostgresEngine.open(where.url))
         assert where.path is not None
-        store: Store = await SqliteStore.open_file(where.path)
-        return store
-
-
-class SqliteStore(SqliteCore, Store):
-    """The store in one SQLite file."""
+        return cls(await SqliteEngine.open(where.path))
 
 
 @contextlib.asynccontextmanager

@@ -73,6 +73,11 @@ def destination_of(params_json: str) -> str:
     return target if isinstance(target, str) else ""
 
 
+def written_here(row: Mapping[str, Any]) -> bool:
+    """Whether this console's process wrote the row."""
+    return row["pid"] == os.getpid() and row["hostname"] == hostname()
+
+
 def from_audit(row: Mapping[str, Any], mine: bool) -> Activity:
     return Activity("audit", int(row["id"]), str(row["status"]), str(row["who"]),
                     str(row["hostname"] or ""), str(row["context"]), str(row["action"]),
@@ -103,11 +108,11 @@ class ActivityFeed(StoreCore):
     async def activity(self, poll_s: float = POLL_S) -> AsyncGenerator[Activity, None]:
         """Every activity committed after this returns, in commit order per table, until
         the iterator is closed (`aclose`) or its task cancelled."""
+        own = await self.engine.subscribe()
+        if own is not None:
+            return own
         last = {"audit": await self._max_id("audit"), "migration": await self._max_id("migration")}
         return self._poll(poll_s, last)
-
-    def _mine(self, row: Mapping[str, Any]) -> bool:
-        return row["pid"] == os.getpid() and row["hostname"] == hostname()
 
     async def _poll(self, poll_s: float, last: dict[str, int]) -> AsyncGenerator[Activity, None]:
         seen: dict[str, dict[int, str]] = {"audit": {}, "migration": {}}
@@ -133,8 +138,8 @@ class ActivityFeed(StoreCore):
                     else:
                         seen[table].pop(row_id, None)
                         if new and now != "refused":  # began and ended between two polls
-                            yield make({**row, state: first}, self._mine(row))
-                    yield make(row, self._mine(row))
+                            yield make({**row, state: first}, written_here(row))
+                    yield make(row, written_here(row))
             await asyncio.sleep(poll_s)
 
     async def _max_id(self, table: str) -> int:

@@ -104,7 +104,7 @@ class AuditLog(StoreCore):
     async def holder(self, context: str, target_id: str) -> Holder | None:
         """Who holds the target now (another console's unfinished action), without taking it."""
         async with self._read() as db:
-            return await self.peek_holder(db, context, target_id, identity.now()[0])
+            return await self.engine.peek_holder(db, context, target_id, identity.now()[0])
 
     async def finish_action(
         self,
@@ -136,7 +136,7 @@ class AuditLog(StoreCore):
                  plaintext.text(error_cause), action_id),
             ))
             if rows:  # last in the transaction: the target is free as the outcome commits
-                await self.release(db, action_id)
+                await self.engine.release(db, action_id)
         if not rows:
             raise KeyError(f"no started audit row with id {action_id}")
         return _entry(rows[0])
@@ -197,7 +197,7 @@ class AuditLog(StoreCore):
             raise TargetBusy(row["target_name"], holder)
         assert row_id is not None
         if claim:
-            await self.claimed(row_id, row["context"], row["target_id"])
+            await self.engine.claimed(row_id, row["context"], row["target_id"])
         return row_id
 
     async def _write_row(self, row: dict[str, Any], *, finished: bool, claim: bool,
@@ -214,7 +214,7 @@ class AuditLog(StoreCore):
                                           f"action {row['idempotency_key']} is recorded already",
                                           "a retried request is never run twice")
                 if claim:
-                    holder = await self.claim_target(db, context, target_id, time.time(),
+                    holder = await self.engine.claim_target(db, context, target_id, time.time(),
                                                      patient=patient)
                     if holder is not None:
                         return None, holder
@@ -227,7 +227,7 @@ class AuditLog(StoreCore):
                     "duration_s": 0.0 if finished else None,
                     "deadline_at": None if finished else started_at + (
                         target_lock.LEGACY_DEADLINE_S if deadline_s is None else deadline_s),
-                    **self.session_columns(claimed=claim),
+                    **self.engine.session_columns(claimed=claim),
                 }
                 rows = list(await db.execute_fetchall(
                     f"INSERT INTO audit ({', '.join(columns)})"
@@ -237,7 +237,7 @@ class AuditLog(StoreCore):
         except BaseException:  # a claim whose row was never committed is given back
             if claim:
                 with contextlib.suppress(Exception):
-                    await self.unclaim(context, target_id)
+                    await self.engine.unclaim(context, target_id)
             raise
 
     async def audit(

@@ -1,20 +1,25 @@
-"""What every store engine shares: its errors and the two ways its methods use the database.
+"""What every store engine shares: its errors, and the engine a store delegates to.
 
-The job modules (`audit`, `migration_history`, `fleet_snapshots`, `saved_filters`) are written
-once, in the SQL both SQLite and PostgreSQL understand, with `?` placeholders; an engine
-(`console.store.sqlite`, `console.store.postgres`) supplies a transaction handle that takes
-that SQL, and the few things that differ: how a target is taken (`claim_target`), released
-and what the audit row records about the session that took it.
+The job modules (`audit`, `migration_rows`, `fleet_snapshots`, `saved_filters`, `activity`)
+are written once, in the SQL both SQLite and PostgreSQL understand, with `?` placeholders; an
+`Engine` (`console.store.sqlite`, `console.store.postgres`) supplies transaction handles that
+take that SQL, and the few things that differ: how a target is taken (`claim_target`) and
+released, what an audit row records about the session that took it, and whether the engine
+has its own activity channel. Engines import nothing of the store's package, so the package
+may load them (PostgreSQL's only when a URL names it) without an import circle.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from console.errors import Code, NovaError
 from console.store.holder import Holder
+
+if TYPE_CHECKING:
+    from console.store.activity import Activity
 
 STORE_INCOMPATIBLE = Code.CONFIG_INVALID
 STORE_UNAVAILABLE = Code.STORE_UNAVAILABLE
@@ -46,46 +51,42 @@ class Db(Protocol):
     async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ...) -> Any: ...
 
 
-class StoreCore:
-    """The engine's side of a store: transactions, the target lock, the session's identity."""
+class Engine(Protocol):
+    """What an engine (`console.store.sqlite`, `console.store.postgres`) gives the store."""
 
+    name: str
+    """'sqlite' or 'postgresql'."""
     where: str
     """What to name in messages: the file, or the server and database (never a password)."""
+    latest_schema_version: int
 
-    engine: str
-    """'sqlite' or 'postgresql'."""
+    async def close(self) -> None: ...
 
-    async def close(self) -> None:
-        raise NotImplementedError
-
-    def _write(self) -> contextlib.AbstractAsyncContextManager[Db]:
+    def write(self) -> contextlib.AbstractAsyncContextManager[Db]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        raise NotImplementedError
+        ...
 
-    def _read(self) -> contextlib.AbstractAsyncContextManager[Db]:
+    def read(self) -> contextlib.AbstractAsyncContextManager[Db]:
         """Reads that see one consistent state of the database."""
-        raise NotImplementedError
+        ...
 
-    async def schema_version(self) -> int:
-        raise NotImplementedError
-
-    # -- the per-target lock, engine by engine ---------------------------------------------
+    async def schema_version(self) -> int: ...
 
     async def claim_target(self, db: Db, context: str, target_id: str, now: float, *,
                            patient: bool = False) -> Holder | None:
         """Take (context, target) inside `db`'s write transaction, or say who holds it;
         `patient`: raise ClaimRace rather than name an unknown holder."""
-        raise NotImplementedError
+        ...
 
     async def peek_holder(self, db: Db, context: str, target_id: str,
                           now: float) -> Holder | None:
         """Who holds the target, without taking it or changing anything."""
-        raise NotImplementedError
+        ...
 
     def session_columns(self, claimed: bool) -> dict[str, Any]:
         """Audit columns naming this console's session (pid, host, database session);
         `claimed`: the row holds the target it names."""
-        return {}
+        ...
 
     async def claimed(self, action_id: int, context: str, target_id: str) -> None:
         """The row `action_id` now holds the target claimed for it (committed)."""
@@ -95,3 +96,34 @@ class StoreCore:
 
     async def release(self, db: Db, action_id: int) -> None:
         """The action finished (its outcome is being committed in `db`): free the target."""
+
+    async def subscribe(self) -> AsyncGenerator[Activity, None] | None:
+        """The engine's own activity channel, already listening; None: poll the tables."""
+        ...
+
+
+class StoreCore:
+    """The store's hold on its engine, which the job modules reach through `self.engine`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def where(self) -> str:
+        return self.engine.where
+
+    @property
+    def latest_schema_version(self) -> int:
+        return self.engine.latest_schema_version
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+    def _write(self) -> contextlib.AbstractAsyncContextManager[Db]:
+        return self.engine.write()
+
+    def _read(self) -> contextlib.AbstractAsyncContextManager[Db]:
+        return self.engine.read()
+
+    async def schema_version(self) -> int:
+        return await self.engine.schema_version()

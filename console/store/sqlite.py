@@ -22,21 +22,21 @@ from typing import Any
 import aiosqlite
 
 from console.store import schema, target_lock
-from console.store.core import STORE_UNAVAILABLE, StoreCore, StoreError
+from console.store.core import STORE_UNAVAILABLE, StoreError
 from console.store.holder import Holder
 
 BUSY_TIMEOUT_MS = 5000
 """How long a writer waits for another console's transaction before giving up."""
 
 
-class SqliteCore(StoreCore):
+class SqliteEngine:
     """Owns the aiosqlite connection and serialises this process's use of it.
 
     aiosqlite runs one connection on one thread, but two coroutines could still interleave
     their statements inside one transaction; the asyncio lock keeps each transaction whole.
     """
 
-    engine = "sqlite"
+    name = "sqlite"
     latest_schema_version = schema.SCHEMA_VERSION
 
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
@@ -46,7 +46,7 @@ class SqliteCore(StoreCore):
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open_file(cls, where: Path) -> Any:
+    async def open(cls, where: Path) -> SqliteEngine:
         """Connect, bring the schema up to date, refuse a newer or foreign database."""
         try:
             conn = await connect(where)
@@ -57,7 +57,7 @@ class SqliteCore(StoreCore):
         try:
             version = await schema.check_compatible(conn, where)
             if version < schema.SCHEMA_VERSION:
-                async with store._write() as db:
+                async with store.write() as db:
                     await schema.migrate(db, where)  # type: ignore[arg-type]
         except sqlite3.Error as exc:
             await conn.close()
@@ -73,12 +73,12 @@ class SqliteCore(StoreCore):
             await self._conn.close()
 
     async def schema_version(self) -> int:
-        async with self._read() as db:
+        async with self.read() as db:
             rows = list(await db.execute_fetchall("PRAGMA user_version"))
         return int(rows[0][0])
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
@@ -98,7 +98,7 @@ class SqliteCore(StoreCore):
                 raise self._unavailable(exc) from exc
 
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """Reads see one consistent state of the database (a WAL read snapshot)."""
         async with self._lock:
             await self._conn.execute("BEGIN DEFERRED")
@@ -126,6 +126,19 @@ class SqliteCore(StoreCore):
         pid = os.getpid()
         return {"pid": pid, "pid_start": target_lock.process_start(pid),
                 "hostname": target_lock.hostname()}
+
+    async def claimed(self, action_id: int, context: str, target_id: str) -> None:
+        """Nothing to note: the committed `started` row is the lock."""
+
+    async def unclaim(self, context: str, target_id: str) -> None:
+        """Nothing to give back: a row never committed never held anything."""
+
+    async def release(self, db: Any, action_id: int) -> None:
+        """Nothing to free: the row's new status is the release."""
+
+    async def subscribe(self) -> None:
+        """No channel of its own: the store polls the tables (`console.store.activity`)."""
+        return None
 
 
 async def _switch_to_wal(conn: aiosqlite.Connection) -> Any:

@@ -41,7 +41,7 @@ async def hold(db: str, label: str, what: str) -> None:
             context=context, target_kind="vm", target_id=target_id, target_name=f"vm-{label}",
             action="vm.shutdown", params={"writer": label, "timeout_s": 3600},
             deadline_s=3600 + 60)
-        print(f"holding {action_id} {getattr(store, 'backend_pid', 0)}", flush=True)
+        print(f"holding {action_id} {getattr(store.engine, 'backend_pid', 0)}", flush=True)
         await asyncio.Event().wait()
 
 

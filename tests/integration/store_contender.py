@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from console.dispatcher import Dispatcher, Request, Target
+from console.actions.dispatcher import Dispatcher, Request, Target
 from console.models import VM, Host
 from console.store import open_store
 

@@ -49,7 +49,7 @@ async def test_the_lab_postgres_serves_a_store_and_is_kept_by_a_second_up(
         assert data.stat().st_uid == pwd.getpwnam("postgres").pw_uid  # not root's
         assert postgres.ensure(layout, proc) == proc  # already running: kept
         async with open_store(layout.postgres_url) as store:
-            assert store.engine == "postgresql"
+            assert store.engine.name == "postgresql"
             await store.save_filter("team", "tag:team:ops")
         async with open_store(layout.postgres_url) as again:
             assert await again.saved_filters() == {"team": "tag:team:ops"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from backends.libvirt.backend import LibvirtBackend
-from console.dispatcher import Dispatcher, Request, Target
+from console.actions.dispatcher import Dispatcher, Request, Target
 from console.models import VMState
 from console.store import open_store
 from tests.integration.postgres_fixture import shared_server
@@ -25,7 +25,7 @@ async def test_a_lost_session_refuses_the_action_with_the_reason_then_reconnects
         async with open_store(server.fresh_url()) as store:
             dispatcher = Dispatcher({"lvd": backend}, audit=store, context="lost",
                                     read_only=False)
-            first_session = store.backend_pid  # type: ignore[attr-defined]
+            first_session = store.engine.backend_pid  # type: ignore[attr-defined]
             with server.admin() as conn:
                 conn.execute("SELECT pg_terminate_backend(%s)", (first_session,))
 
@@ -42,7 +42,7 @@ async def test_a_lost_session_refuses_the_action_with_the_reason_then_reconnects
 
             ran = await dispatcher.run(shutdown())
             assert ran.ok, ran.error
-            assert store.backend_pid != first_session  # type: ignore[attr-defined]
+            assert store.engine.backend_pid != first_session  # type: ignore[attr-defined]
             [(vm_state)] = [vm.state for vm in await backend.vms() if vm.id == guest.id]
             assert vm_state is VMState.STOPPED
             assert [(e.action, e.status.value) for e in await store.audit()] == [

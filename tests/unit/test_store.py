@@ -50,7 +50,7 @@ def pg(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 
 
-def pragma(path: Path, name: str) -> object:
+def pragma(path: Path | str, name: str) -> object:
     with sqlite3.connect(path) as conn:
         return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
@@ -58,9 +58,9 @@ def pragma(path: Path, name: str) -> object:
 async def test_fresh_sqlite_store_has_schema_version_wal_and_tables(tmp_path: Path) -> None:
     async with open_store(tmp_path / "novacron.db") as store:
         assert await store.schema_version() == SCHEMA_VERSION
-    assert pragma(store.path, "user_version") == SCHEMA_VERSION
-    assert pragma(store.path, "journal_mode") == "wal"
-    with sqlite3.connect(store.path) as conn:
+    assert pragma(store.where, "user_version") == SCHEMA_VERSION
+    assert pragma(store.where, "journal_mode") == "wal"
+    with sqlite3.connect(store.where) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
     assert {"audit", "migration", "fleet_snapshot", "saved_filter"} <= tables
 
@@ -69,7 +69,7 @@ async def test_fresh_sqlite_store_has_schema_version_wal_and_tables(tmp_path: Pa
 async def test_fresh_postgres_store_has_schema_version_tables_and_sync_commit() -> None:
     url = shared_server().fresh_url()
     async with open_store(url) as store:
-        assert store.engine == "postgresql"
+        assert store.engine.name == "postgresql"
         assert await store.schema_version() == PG_SCHEMA_VERSION
         async with store._read() as db:
             [(sync,)] = await db.execute_fetchall("SHOW synchronous_commit")

@@ -46,12 +46,12 @@ async def both(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         yield a, b
 
 
-def column(path: Path, row_id: int, name: str) -> Any:
+def column(path: Path | str, row_id: int, name: str) -> Any:
     with sqlite3.connect(path) as conn:
         return conn.execute(f"SELECT {name} FROM audit WHERE id = ?", (row_id,)).fetchone()[0]
 
 
-def set_columns(path: Path, row_id: int, **values: object) -> None:
+def set_columns(path: Path | str, row_id: int, **values: object) -> None:
     """Rewrite who holds a row, as another process or host would have written it."""
     with sqlite3.connect(path) as conn:
         for name, value in values.items():
@@ -96,26 +96,26 @@ async def test_the_row_records_process_and_deadline(two: tuple[Store, Store]) ->
     a, _ = two
     before = time.time()
     row = await a.begin_action(**VM, action="vm.shutdown", deadline_s=120)
-    assert column(a.path, row, "pid") == os.getpid()
-    assert column(a.path, row, "hostname") == socket.gethostname()
-    assert column(a.path, row, "pid_start") == target_lock.process_start(os.getpid())
-    assert before + 120 <= column(a.path, row, "deadline_at") <= time.time() + 120
+    assert column(a.where, row, "pid") == os.getpid()
+    assert column(a.where, row, "hostname") == socket.gethostname()
+    assert column(a.where, row, "pid_start") == target_lock.process_start(os.getpid())
+    assert before + 120 <= column(a.where, row, "deadline_at") <= time.time() + 120
     refused = await a.record_refusal(**VM, action="vm.start", error_code="NOVA-4001",
                                      error_message="read-only")
-    assert column(a.path, refused, "pid") == os.getpid()
-    assert column(a.path, refused, "deadline_at") is None
+    assert column(a.where, refused, "pid") == os.getpid()
+    assert column(a.where, refused, "deadline_at") is None
 
 
 async def test_a_row_of_a_gone_process_is_abandoned_not_a_lock(two: tuple[Store, Store]) -> None:
     a, b = two
     stale = await a.begin_action(**VM, action="vm.delete", deadline_s=3600)
-    set_columns(a.path, stale, pid=ended_pid(), pid_start=None)
+    set_columns(a.where, stale, pid=ended_pid(), pid_start=None)
     taken = await b.begin_action(**VM, action="vm.start")
     entry = await b.audit_entry(stale)
     assert entry is not None and entry.status is AuditStatus.FAILED
     assert entry.error_message == "abandoned (process gone)"
     assert "vm.delete" in entry.error_cause and entry.duration_s is None
-    assert column(a.path, stale, "abandoned_at") is not None
+    assert column(a.where, stale, "abandoned_at") is not None
     assert [e.id for e in await b.unfinished_actions()] == [taken]
 
 
@@ -125,21 +125,21 @@ async def test_a_reused_pid_does_not_keep_the_lock(two: tuple[Store, Store]) -> 
         pytest.skip("no /proc: a reused pid cannot be told apart")
     a, b = two
     stale = await a.begin_action(**VM, action="vm.reboot")
-    set_columns(a.path, stale, pid_start=column(a.path, stale, "pid_start") - 1)
+    set_columns(a.where, stale, pid_start=column(a.where, stale, "pid_start") - 1)
     await b.begin_action(**VM, action="vm.start")
-    assert column(a.path, stale, "error_message") == "abandoned (process gone)"
+    assert column(a.where, stale, "error_message") == "abandoned (process gone)"
 
 
 async def test_another_hosts_row_holds_until_its_deadline(two: tuple[Store, Store]) -> None:
     """Nobody here can ask whether a process on another host lives: its deadline decides."""
     a, b = two
     remote = await a.begin_action(**VM, action="vm.migrate", deadline_s=600)
-    set_columns(a.path, remote, hostname="bastion-elsewhere", pid=ended_pid())
+    set_columns(a.where, remote, hostname="bastion-elsewhere", pid=ended_pid())
     with pytest.raises(TargetBusy) as caught:
         await b.begin_action(**VM, action="vm.start")
     assert "on bastion-elsewhere" in str(caught.value)
 
-    set_columns(a.path, remote, deadline_at=time.time() - 1)
+    set_columns(a.where, remote, deadline_at=time.time() - 1)
     late = await b.begin_action(**VM, action="vm.start")
     entry = await b.audit_entry(remote)
     assert entry is not None and entry.status is AuditStatus.FAILED
@@ -256,7 +256,7 @@ async def test_postgres_holder_is_gone_with_its_session_not_its_deadline() -> No
             assert f"from pid {os.getpid()} on {socket.gethostname()}" in str(caught.value)
         finally:
             await a.close()  # the session ends: the server drops its locks
-        await asyncio.to_thread(wait_session_gone, server, a.backend_pid)  # type: ignore[attr-defined]
+        await asyncio.to_thread(wait_session_gone, server, a.engine.backend_pid)  # type: ignore[attr-defined]
         taken = await b.begin_action(**VM, action="vm.start")
         entry = await b.audit_entry(held)
         assert entry is not None and entry.status is AuditStatus.FAILED

@@ -16,13 +16,14 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from console.store.core import ClaimRace, StoreCore
+from console.store.activity import Activity
+from console.store.core import ClaimRace
 from console.store.holder import Holder, hostname
-from console.store.postgres import schema
+from console.store.postgres import feed, schema
 from console.store.postgres.connection import PgDb, Session, connect, shown
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ def lock_key(schema_name: str, context: str, target_id: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class PostgresCore(StoreCore):
+class PostgresEngine:
     """One server session per console; see the module docstring for the lock."""
 
-    engine = "postgresql"
+    name = "postgresql"
     latest_schema_version = schema.SCHEMA_VERSION
 
     def __init__(self, session: Session, schema_name: str, backend_pid: int,
@@ -72,7 +73,7 @@ class PostgresCore(StoreCore):
         self._held_by_row: dict[int, int] = {}
 
     @classmethod
-    async def open_url(cls, url: str) -> Any:
+    async def open(cls, url: str) -> PostgresEngine:
         where = shown(url)
         conn = await connect(url, where)
         try:
@@ -104,18 +105,18 @@ class PostgresCore(StoreCore):
         await self._session.close()
 
     async def schema_version(self) -> int:
-        async with self._read() as db:
+        async with self.read() as db:
             rows = await db.execute_fetchall("SELECT max(version) FROM novacron_schema")
         return int(rows[0][0])
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[PgDb]:
+    async def write(self) -> AsyncIterator[PgDb]:
         await self._reconnect_if_lost()
         async with self._session.transaction("written") as db:
             yield db
 
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[PgDb]:
+    async def read(self) -> AsyncIterator[PgDb]:
         await self._reconnect_if_lost()
         async with self._session.transaction("read") as db:
             yield db
@@ -185,3 +186,7 @@ class PostgresCore(StoreCore):
         if key is not None:
             self._held.pop(key, None)
             await db.execute("SELECT pg_advisory_unlock(?)", (key,))
+
+    async def subscribe(self) -> AsyncGenerator[Activity, None]:
+        """LISTEN/NOTIFY on a connection of its own (`console.store.postgres.feed`)."""
+        return await feed.subscribe(self.url, self.where, self.schema_name)

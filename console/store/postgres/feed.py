@@ -14,47 +14,45 @@ from typing import Any
 
 import psycopg
 
-from console.store.activity import Activity, ActivityFeed, from_audit, from_migration
+from console.store.activity import Activity, from_audit, from_migration, written_here
 from console.store.postgres.connection import connect, unavailable
 
 CHANNEL = "novacron_activity"
 
 
-class ListeningFeed(ActivityFeed):
-    """`activity()` by LISTEN/NOTIFY (the poll interval is not used)."""
+async def subscribe(url: str, where: str, schema_name: str) -> AsyncGenerator[Activity, None]:
+    """Listening once this returns: every event committed afterwards is delivered."""
+    conn = await connect(url, where)
+    try:
+        await conn.execute(f"LISTEN {CHANNEL}")
+    except BaseException:
+        await conn.close()
+        raise
+    return _listen(conn, where, schema_name)
 
-    url: str
-    schema_name: str
 
-    async def activity(self, poll_s: float = 0.0) -> AsyncGenerator[Activity, None]:
-        conn = await connect(self.url, self.where)
-        try:
-            await conn.execute(f"LISTEN {CHANNEL}")
-        except BaseException:
-            await conn.close()
-            raise
-        return self._listen(conn)
+async def _listen(conn: psycopg.AsyncConnection[Any], where: str,
+                  schema_name: str) -> AsyncGenerator[Activity, None]:
+    try:
+        async for note in conn.notifies():
+            event = _event(note.payload, schema_name)
+            if event is not None:
+                yield event
+    except psycopg.OperationalError as exc:
+        raise unavailable(where, exc, "listened to") from exc
+    finally:
+        await conn.close()
 
-    async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> AsyncGenerator[Activity, None]:
-        try:
-            async for note in conn.notifies():
-                event = self._event(note.payload)
-                if event is not None:
-                    yield event
-        except psycopg.OperationalError as exc:
-            raise unavailable(self.where, exc, "listened to") from exc
-        finally:
-            await conn.close()
 
-    def _event(self, payload: str) -> Activity | None:
-        try:
-            row: dict[str, Any] = json.loads(payload)
-        except ValueError:
-            return None
-        if row.get("schema") != self.schema_name:
-            return None
-        if row.get("kind") == "audit":
-            return from_audit(row, self._mine(row))
-        if row.get("kind") == "migration":
-            return from_migration(row, self._mine(row))
+def _event(payload: str, schema_name: str) -> Activity | None:
+    try:
+        row: dict[str, Any] = json.loads(payload)
+    except ValueError:
         return None
+    if row.get("schema") != schema_name:
+        return None
+    if row.get("kind") == "audit":
+        return from_audit(row, written_here(row))
+    if row.get("kind") == "migration":
+        return from_migration(row, written_here(row))
+    return None
