@@ -107,10 +107,13 @@ class NovaApp(App[None]):
         dispatcher: Dispatcher | None = None,
         metrics_feed: MetricsFeed | None = None,
         context_config: Context | None = None,
+        store: str | None = None,
     ) -> None:
         super().__init__()
         self.context_config = context_config
         """The context's settings (templates, overcommit, spread_by) for the New VM form."""
+        self.store_location = store
+        """The context's `store` (a file or a libpq URL; None: the default file)."""
         self.metrics_feed = metrics_feed
         """Prometheus charts and alerts, when the context has a Prometheus source."""
         self.alerts: list[Alert] | None = None
@@ -183,7 +186,7 @@ class NovaApp(App[None]):
         """Open the audit store and the dispatcher; without a store, actions are refused."""
         audit: object
         try:
-            audit = self.store = await Store.open()
+            audit = self.store = await Store.open(self.store_location)
         except Exception as exc:
             audit = UnavailableAudit(f"audit store unavailable: {exc}")
             self.notify(f"Actions are disabled: {exc}", severity="error", markup=False)

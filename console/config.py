@@ -327,14 +327,9 @@ def demo_context() -> Context:
     )
 
 
-def store_for(settings: Settings, context: Context) -> str | None:
-    """The store a context's console opens: its own `store`, else the top-level one, else
-    None (the default SQLite file)."""
-    return context.store or settings.store
-
-
 def resolve_context(settings: Settings, name: str | None) -> tuple[str, Context]:
-    """Pick the context to open: the flag, else `default_context`, else the demo fleet."""
+    """Pick the context to open: the flag, else `default_context`, else the demo fleet.
+    Its `store` is the one it opens (its own, else the top-level one)."""
     contexts = dict(settings.contexts)
     contexts.setdefault(DEMO_CONTEXT, demo_context())
     chosen = name or settings.default_context or (
@@ -343,4 +338,7 @@ def resolve_context(settings: Settings, name: str | None) -> tuple[str, Context]
         hint = difflib.get_close_matches(chosen, list(contexts), n=1)
         suggestion = f"did you mean '{hint[0]}'?" if hint else f"known: {', '.join(sorted(contexts))}"
         raise ConfigError(Code.CONFIG_UNKNOWN_CONTEXT, repr(chosen), suggestion)
-    return chosen, contexts[chosen]
+    context = contexts[chosen]
+    if context.store is None and settings.store is not None:  # the context carries its store
+        context = context.model_copy(update={"store": settings.store})
+    return chosen, context

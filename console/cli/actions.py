@@ -90,7 +90,7 @@ async def _vm_action(args: argparse.Namespace, spec: ActionSpec, params: dict[st
             print("novacron: note: this context uses the libvirt test driver (the demo fleet): "
                   "its state lives in this process, so changes last for this command only",
                   file=sys.stderr)
-        store = await Store.open()
+        store = await Store.open(context.store)
         try:
             dispatcher = Dispatcher(fleet.backends, audit=store, context=context_name,
                                     read_only=read_only)
@@ -165,7 +165,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 async def _audit(args: argparse.Namespace) -> int:
-    store = await Store.open()
+    store = await Store.open(open_context(args)[1].store)
     try:
         entries = await store.audit(limit=args.limit, filter_text=args.filter)
     finally:

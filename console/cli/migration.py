@@ -117,7 +117,7 @@ async def session(args: argparse.Namespace) -> AsyncIterator[Session]:
     """Poll the context once, open the store and dispatcher, build a tracker; close it all."""
     name, context, read_only = open_context(args)
     fleet = fleet_of(name, context, read_only=read_only)
-    store = await Store.open()
+    store = await Store.open(context.store)
     try:
         snapshot = await fleet.poll_once()
         dispatcher = Dispatcher(fleet.backends, audit=store,  # type: ignore[arg-type]
@@ -263,7 +263,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    store = await Store.open()
+    store = await Store.open(open_context(args)[1].store)
     try:
         rows = await store.migrations(limit=50)
     finally:

@@ -28,10 +28,11 @@ def run(args: argparse.Namespace) -> ExitStatus:
     app: NovaApp
     if args.wall:  # always read-only
         app = WallApp(fleet, cycle_s=args.cycle, production=context.production,
-                      keymap=settings.keys, metrics_feed=feed, theme=theme, ascii=ascii)
+                      keymap=settings.keys, metrics_feed=feed, theme=theme, ascii=ascii,
+                      store=context.store)
     else:
         app = NovaApp(fleet, read_only=read_only, production=context.production,
                       keymap=settings.keys, metrics_feed=feed, theme=theme, ascii=ascii,
-                      context_config=context)
+                      context_config=context, store=context.store)
     app.run()
     return ExitStatus.OK

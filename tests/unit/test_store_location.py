@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console.config import ConfigError, load_settings, resolve_context, store_for
+from console.config import ConfigError, load_settings, resolve_context
 from console.errors import NovaError
 from console.store import Store, StoreError, open_store
 from tests.integration.postgres_fixture import free_port, shared_server
@@ -30,20 +30,19 @@ store = "/var/lib/novacron/lab.db"
     settings, _ = load_settings(path)
     _, prod = resolve_context(settings, "prod")
     _, lab = resolve_context(settings, "lab")
-    assert store_for(settings, prod) == "postgresql://ops@db-1.example/novacron?sslmode=verify-full"
-    assert store_for(settings, lab) == "/var/lib/novacron/lab.db"
+    assert prod.store == "postgresql://ops@db-1.example/novacron?sslmode=verify-full"
+    assert lab.store == "/var/lib/novacron/lab.db"
 
 
 def test_no_store_anywhere_means_the_default_file(tmp_path: Path) -> None:
     settings, _ = load_settings(write(tmp_path, "[contexts.prod]\n"))
-    assert store_for(settings, resolve_context(settings, "prod")[1]) is None
+    assert resolve_context(settings, "prod")[1].store is None
 
 
 def test_the_environment_can_name_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOVACRON_STORE", "postgresql://ana@127.0.0.1/novacron")
     settings, _ = load_settings(write(tmp_path, "[contexts.prod]\n"))
-    assert store_for(settings, resolve_context(settings, "prod")[1]) == \
-        "postgresql://ana@127.0.0.1/novacron"
+    assert resolve_context(settings, "prod")[1].store == "postgresql://ana@127.0.0.1/novacron"
 
 
 @pytest.mark.parametrize("url", ["postgresql://ops:s3cret@db-1/novacron",
