@@ -44,19 +44,20 @@ class Store(AuditLog, MigrationHistory, FleetSnapshots, SavedFilters, ActivityFe
     """The store, whichever engine: open it with `Store.open(...)` or `open_store(...)`."""
 
     @classmethod
-    async def open(cls, location: Path | str | None = None) -> Store:
+    async def open(cls, location: Path | str | None = None, *, migrate: bool = True) -> Store:
         """Connect, bring the schema up to date, refuse a newer or foreign database.
 
         `location`: a file path, a `postgresql://` URL, or None for the default file.
+        `migrate=False` leaves an older schema as it is (`novacron store check`).
         """
         where = Location(path=default_path()) if location in (None, "") else parse(location)
         if where.url is not None:
             # psycopg (and libpq through it) loads only for team mode, like a backend's SDK.
             from console.store.postgres import PostgresEngine
 
-            return cls(await PostgresEngine.open(where.url))
+            return cls(await PostgresEngine.open(where.url, migrate=migrate))
         assert where.path is not None
-        return cls(await SqliteEngine.open(where.path))
+        return cls(await SqliteEngine.open(where.path, migrate=migrate))
 
 
 @contextlib.asynccontextmanager

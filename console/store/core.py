@@ -97,6 +97,10 @@ class Engine(Protocol):
     async def release(self, db: Db, action_id: int) -> None:
         """The action finished (its outcome is being committed in `db`): free the target."""
 
+    async def durability(self) -> str:
+        """The settings an acknowledged write relies on, as the database reports them."""
+        ...
+
     async def subscribe(self) -> AsyncGenerator[Activity, None] | None:
         """The engine's own activity channel, already listening; None: poll the tables."""
         ...

@@ -46,8 +46,9 @@ class SqliteEngine:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, where: Path) -> SqliteEngine:
-        """Connect, bring the schema up to date, refuse a newer or foreign database."""
+    async def open(cls, where: Path, *, migrate: bool = True) -> SqliteEngine:
+        """Connect, bring the schema up to date (unless not `migrate`), refuse a newer or
+        foreign database."""
         try:
             conn = await connect(where)
         except sqlite3.Error as exc:
@@ -56,7 +57,7 @@ class SqliteEngine:
         store = cls(where, conn)
         try:
             version = await schema.check_compatible(conn, where)
-            if version < schema.SCHEMA_VERSION:
+            if migrate and version < schema.SCHEMA_VERSION:
                 async with store.write() as db:
                     await schema.migrate(db, where)  # type: ignore[arg-type]
         except sqlite3.Error as exc:
@@ -135,6 +136,12 @@ class SqliteEngine:
 
     async def release(self, db: Any, action_id: int) -> None:
         """Nothing to free: the row's new status is the release."""
+
+    async def durability(self) -> str:
+        async with self.read() as db:
+            [(journal,)] = await db.execute_fetchall("PRAGMA journal_mode")
+            [(sync,)] = await db.execute_fetchall("PRAGMA synchronous")
+        return f"journal_mode={journal} synchronous={ {2: 'FULL', 3: 'EXTRA'}.get(sync, sync)}"
 
     async def subscribe(self) -> None:
         """No channel of its own: the store polls the tables (`console.store.activity`)."""

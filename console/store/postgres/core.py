@@ -73,11 +73,16 @@ class PostgresEngine:
         self._held_by_row: dict[int, int] = {}
 
     @classmethod
-    async def open(cls, url: str) -> PostgresEngine:
+    async def open(cls, url: str, *, migrate: bool = True) -> PostgresEngine:
+        """Connect, bring the schema up to date (unless not `migrate`), refuse a newer or
+        foreign one."""
         where = shown(url)
         conn = await connect(url, where)
         try:
-            await schema.migrate(conn, where)
+            if migrate:
+                await schema.migrate(conn, where)
+            else:
+                schema.check_version(await schema.current_version(conn, where), where)
             schema_name, pid, started = await _identity(conn)
         except BaseException:
             await conn.close()
@@ -106,8 +111,7 @@ class PostgresEngine:
 
     async def schema_version(self) -> int:
         async with self.read() as db:
-            rows = await db.execute_fetchall("SELECT max(version) FROM novacron_schema")
-        return int(rows[0][0])
+            return await schema.current_version(db, self.where)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[PgDb]:
@@ -186,6 +190,14 @@ class PostgresEngine:
         if key is not None:
             self._held.pop(key, None)
             await db.execute("SELECT pg_advisory_unlock(?)", (key,))
+
+    async def durability(self) -> str:
+        async with self.read() as db:
+            rows = await db.execute_fetchall(
+                "SELECT current_setting('synchronous_commit'), current_setting('fsync'),"
+                " current_setting('server_version')")
+        sync, fsync, version = rows[0]
+        return f"synchronous_commit={sync} fsync={fsync} (PostgreSQL {version})"
 
     async def subscribe(self) -> AsyncGenerator[Activity, None]:
         """LISTEN/NOTIFY on a connection of its own (`console.store.postgres.feed`)."""
