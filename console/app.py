@@ -6,6 +6,10 @@ It only wires things together: polling lives in `console.fleet.polling`, drawing
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -26,8 +30,9 @@ from console.fleet.metrics_history import MetricsHistory
 from console.fleet.polling import Fleet
 from console.migration.tracker import MigrationTracker
 from console.models import Alert, FleetSnapshot
-from console.store import Store
+from console.store import Activity, Store, StoreError
 from screens.action_palette import ActionCommands
+from screens.activity import ActivityScreen
 from screens.audit import AuditScreen
 from screens.command_line import CommandLineScreen, execute
 from screens.copy import vm_copy_text
@@ -49,6 +54,12 @@ from widgets.status_header import HeaderState, SourceStatus
 from widgets.tile import Tile
 
 ALERTS_REFRESH_S = 10.0
+ACTIVITY_KEEP = 500
+"""Events of the activity feed kept for the Activity screen."""
+ACTIVITY_RETRY_S = 5.0
+"""Wait before following the feed again after the store's channel was lost."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,6 +98,7 @@ class NovaApp(App[None]):
         "migrations": MigrationsScreen,
         "metrics": MetricsScreen,
         "audit": AuditScreen,
+        "activity": ActivityScreen,
     }
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True, repaint=False)
@@ -134,6 +146,10 @@ class NovaApp(App[None]):
         self._theme_name = resolve_theme(theme)
         self._keymap = keymap or {}
         self.metrics = MetricsHistory()
+        self.activity: deque[tuple[str, Activity]] = deque(maxlen=ACTIVITY_KEEP)
+        self.activity_count = 0
+        self.activity_live = False
+        """Following the store's activity feed (subscribed: nothing committed now is missed)."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_STATUS)
@@ -155,12 +171,42 @@ class NovaApp(App[None]):
                 self.fleet_snapshot(self.fleet.snapshot)
             self.set_interval(self._keeper.every_s, self._save_snapshot)
         self.run_worker(recover_migrations(self), group="migrations", name="recover")
+        if self.store is not None:
+            self.run_worker(self._follow_activity(self.store), group="activity",
+                            name="activity", exit_on_error=False)
         if self.metrics_feed is not None:
             self.set_interval(ALERTS_REFRESH_S, self._refresh_alerts)
             self.call_later(self._refresh_alerts)
         await self.switch_mode("inventory")
         self.fleet.on_snapshot(self.fleet_snapshot)
         await self.fleet.start()
+
+    async def _follow_activity(self, store: Store) -> None:
+        """Every console's actions as they happen (the store's feed), for the Activity
+        screen; another console's in this context also as a toast, and a migration it
+        starts makes the fleet look now, so the board adopts it at once."""
+        while True:
+            try:
+                events = await store.activity()
+                self.activity_live = True
+                async for event in events:
+                    self._activity(event)
+            except StoreError as exc:
+                log.warning("activity feed lost: %s", exc)
+            self.activity_live = False
+            await asyncio.sleep(ACTIVITY_RETRY_S)
+
+    def _activity(self, event: Activity) -> None:
+        self.activity.append((time.strftime("%H:%M:%S"), event))
+        self.activity_count += 1
+        if event.mine or event.context != self.fleet.context:
+            return
+        if event.action == "vm.migrate" and event.status in ("started", "running"):
+            self.fleet.poke()
+        if event.kind == "audit":
+            failed = event.status in ("failed", "refused")
+            self.notify(event.describe(), title="Another console",
+                        severity="warning" if failed else "information", markup=False)
 
     async def _refresh_alerts(self) -> None:
         """Keep `alerts` current for the wall; a failing Prometheus keeps the last list."""

@@ -6,6 +6,7 @@ never the app module (which imports the screens), so the types stay checked with
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Protocol, cast
 
 from textual.app import App
@@ -18,7 +19,7 @@ from console.fleet.metrics_history import MetricsHistory
 from console.fleet.polling import Fleet
 from console.migration.tracker import MigrationTracker
 from console.models import Alert, FleetSnapshot
-from console.store import Store
+from console.store import Activity, Store
 
 
 class ConsoleApp(Protocol):
@@ -38,6 +39,11 @@ class ConsoleApp(Protocol):
     metrics: MetricsHistory
     metrics_feed: MetricsFeed | None
     alerts: list[Alert] | None
+    activity: deque[tuple[str, Activity]]
+    """The last events of the store's activity feed, oldest first, with the local time
+    each was seen ('14:02:11')."""
+    activity_count: int
+    """How many events have arrived since start (changes whenever `activity` does)."""
 
     def open_action_screen(self, spec: ActionSpec, target: Target, origin: str = "tui") -> None:
         """The screen a spec `opens` (snapshots, the migrate dialog), for one VM."""
