@@ -6,7 +6,7 @@ per context, saved filters — on SQLite (the embedded default) or PostgreSQL (t
     async with open_store("postgresql://ops@db-1/novacron?sslmode=verify-full") as store:
         ...
 
-One module per job (`audit`, `migration_history`, `fleet_snapshots`, `saved_filters`, the
+One module per job (`audit`, `migration_rows`, `fleet_snapshots`, `saved_filters`, the
 activity feed), written once for both engines; `sqlite` and `postgres` supply the connection,
 the schema migrations and the per-target lock.
 """

@@ -2,8 +2,10 @@
 
 Writing first means a console killed mid-action still leaves a `started` row: the operator
 sees "outcome unknown" instead of nothing. The idempotency key travels with the action so a
-retry can be recognised. A `started` row is also the target's lock across consoles: see
-`target_lock`, which `begin_action` consults in the transaction that writes the row.
+retry can be recognised. `begin_action` takes the target in the transaction that writes the
+row, through the engine: on SQLite the `started` row itself is the lock (`target_lock`), on
+PostgreSQL a session-level advisory lock the server holds for this console's connection
+(`console.store.postgres.core`).
 """
 
 from __future__ import annotations

@@ -135,7 +135,8 @@ class PostgresEngine:
         key = self._key(context, target_id)
         if key in self._held:  # advisory locks stack within a session: refuse here
             mine = self._held[key]
-            return await self._row_holder(db, mine) if mine is not None else Holder.here("?")
+            return await self._row_holder(db, mine) if mine is not None else Holder.here(
+                "an action this console is starting")
         [(taken,)] = await db.execute_fetchall("SELECT pg_try_advisory_lock(?)", (key,))
         if not taken:
             rows = list(await db.execute_fetchall(_HOLDER, (context, target_id)))
