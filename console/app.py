@@ -7,6 +7,7 @@ It only wires things together: polling lives in `console.fleet.polling`, drawing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -30,7 +31,7 @@ from console.fleet.metrics_history import MetricsHistory
 from console.fleet.polling import Fleet
 from console.migration.tracker import MigrationTracker
 from console.models import Alert, FleetSnapshot
-from console.store import Activity, Store, StoreError
+from console.store import Activity, Store
 from screens.action_palette import ActionCommands
 from screens.activity import ActivityScreen
 from screens.audit import AuditScreen
@@ -150,6 +151,7 @@ class NovaApp(App[None]):
         self.activity_count = 0
         self.activity_live = False
         """Following the store's activity feed (subscribed: nothing committed now is missed)."""
+        self._activity_task: asyncio.Task[None] | None = None
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_STATUS)
@@ -172,8 +174,9 @@ class NovaApp(App[None]):
             self.set_interval(self._keeper.every_s, self._save_snapshot)
         self.run_worker(recover_migrations(self), group="migrations", name="recover")
         if self.store is not None:
-            self.run_worker(self._follow_activity(self.store), group="activity",
-                            name="activity", exit_on_error=False)
+            # A task, not a worker: it never completes, and `workers.wait_for_complete()`
+            # (which tests and scripts use to let actions finish) must not wait for it.
+            self._activity_task = asyncio.create_task(self._follow_activity(self.store))
         if self.metrics_feed is not None:
             self.set_interval(ALERTS_REFRESH_S, self._refresh_alerts)
             self.call_later(self._refresh_alerts)
@@ -191,7 +194,7 @@ class NovaApp(App[None]):
                 self.activity_live = True
                 async for event in events:
                     self._activity(event)
-            except StoreError as exc:
+            except Exception as exc:  # the store closed or lost: follow again later
                 log.warning("activity feed lost: %s", exc)
             self.activity_live = False
             await asyncio.sleep(ACTIVITY_RETRY_S)
@@ -221,6 +224,10 @@ class NovaApp(App[None]):
             await self._keeper.save(self.snapshot)
 
     async def on_unmount(self) -> None:
+        if self._activity_task is not None:
+            self._activity_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._activity_task
         await self.fleet.stop()
         await self._save_snapshot()
         if self.metrics_feed is not None:
