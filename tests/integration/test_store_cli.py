@@ -48,7 +48,7 @@ def test_an_unreachable_store_is_named_with_the_reason(tmp_path: Path) -> None:
     config = config_naming(tmp_path, f"postgresql://ops@127.0.0.1:{free_port()}/novacron")
     result = novacron(config, "store", "check")
     assert result.returncode == 1
-    assert "NOVA-2004" in result.stderr and "could not be reached" in result.stderr
+    assert "NOVA-2007" in result.stderr and "could not be reached" in result.stderr
     assert "127.0.0.1" in result.stderr and "refused" in result.stderr.lower()
 
 
