@@ -29,8 +29,9 @@ from console.fleet.last_known import SnapshotKeeper
 from console.fleet.metrics_feed import MetricsFeed
 from console.fleet.metrics_history import MetricsHistory
 from console.fleet.polling import Fleet
+from console.fleet.usage import with_usage
 from console.migration.tracker import MigrationTracker
-from console.models import Alert, FleetSnapshot
+from console.models import Alert, FleetSnapshot, MetricSample
 from console.store import Activity, Store
 from screens.action_palette import ActionCommands
 from screens.activity import ActivityScreen
@@ -131,6 +132,8 @@ class NovaApp(App[None]):
         """Prometheus charts and alerts, when the context has a Prometheus source."""
         self.alerts: list[Alert] | None = None
         """Firing alerts from the metrics feed (None: the context has no alert source)."""
+        self._usage: list[MetricSample] = []
+        """The metrics feed's latest usage figures, filled into each snapshot (`fleet.usage`)."""
         self.dispatcher = dispatcher
         """The one door to mutating calls; opened with the store at mount unless given."""
         self.store: Store | None = None
@@ -180,6 +183,7 @@ class NovaApp(App[None]):
         if self.metrics_feed is not None:
             self.set_interval(ALERTS_REFRESH_S, self._refresh_alerts)
             self.call_later(self._refresh_alerts)
+            self.set_interval(self.fleet.interval_s, self._refresh_usage)
         await self.switch_mode("inventory")
         self.fleet.on_snapshot(self.fleet_snapshot)
         await self.fleet.start()
@@ -218,6 +222,15 @@ class NovaApp(App[None]):
         alerts, error = await self.metrics_feed.alerts()
         if not error:
             self.alerts = alerts
+
+    async def _refresh_usage(self) -> None:
+        """Usage from the metrics feed for hosts and VMs whose source measures none; a failing
+        feed keeps the last figures (the next snapshot still shows them)."""
+        if self.metrics_feed is None:
+            return
+        samples, error = await self.metrics_feed.samples()
+        if not error:
+            self._usage = samples
 
     async def _save_snapshot(self) -> None:
         if self._keeper is not None:
@@ -259,7 +272,7 @@ class NovaApp(App[None]):
         self.post_message(FleetUpdated(snapshot))
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
-        snap = message.snapshot
+        snap = with_usage(message.snapshot, self._usage)
         self.metrics.ingest(snap)
         self.snapshot = snap
         self.header_state = HeaderState(

@@ -317,14 +317,22 @@ def load_settings(path: Path | None = None) -> tuple[Settings, Path | None]:
         raise explain(exc, used, text) from exc
 
 
-def demo_context() -> Context:
-    """The built-in fleet: libvirt test-driver hosts shipped with the package."""
+def demo_context(prometheus_url: str | None = None) -> Context:
+    """The built-in fleet: libvirt test-driver hosts shipped with the package, and the demo's
+    own Prometheus (`console.demo.prometheus`) for metrics when its URL is given."""
     libvirt = registry.kind("libvirt").config
-    return Context(
-        backends=[libvirt.model_validate({"kind": "libvirt", "name": name, "uri": uri})
-                  for name, uri in demo.host_uris()],
-        poll_interval_s=2.0,
-    )
+    backends = [libvirt.model_validate({"kind": "libvirt", "name": name, "uri": uri})
+                for name, uri in demo.host_uris()]
+    if prometheus_url:
+        prometheus = registry.kind("prometheus").config
+        backends.append(prometheus.model_validate(
+            {"kind": "prometheus", "name": "demo-prometheus", "url": prometheus_url}))
+    return Context(backends=backends, poll_interval_s=2.0)
+
+
+def is_builtin_demo(settings: Settings, name: str) -> bool:
+    """True when `name` opens the built-in demo fleet (no context of that name in the file)."""
+    return name == DEMO_CONTEXT and DEMO_CONTEXT not in settings.contexts
 
 
 def resolve_context(settings: Settings, name: str | None) -> tuple[str, Context]:

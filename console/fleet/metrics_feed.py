@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from backends.base import SupportsMetrics
 from console.errors import NovaError
 from console.fleet.metrics_history import Point
-from console.models import Alert
+from console.models import Alert, MetricSample
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,18 @@ class MetricsFeed:
         for source in self.sources:
             try:
                 found += await source.alerts()
+            except NovaError as exc:
+                errors.append(str(exc))
+        return found, "; ".join(errors)
+
+    async def samples(self) -> tuple[list[MetricSample], str]:
+        """Every source's current usage figures (see `console.fleet.usage`), and the errors
+        of those that did not answer."""
+        found: list[MetricSample] = []
+        errors: list[str] = []
+        for source in self.sources:
+            try:
+                found += await source.samples()
             except NovaError as exc:
                 errors.append(str(exc))
         return found, "; ".join(errors)

@@ -1,0 +1,139 @@
+"""The demo's 24-hour history: written as OpenMetrics, turned into TSDB blocks by `promtool`,
+and moved into the demo Prometheus' data directory.
+
+Made once and kept in the state directory; each later start backfills only what no block
+holds yet: from the newest block's end (Prometheus' own blocks of scraped data count) to now,
+so returning to the demo a day later shows a full day again. Prometheus drops on start the
+samples of its write-ahead log that are older than its newest block, so this span must be
+rewritten anyway; the values are the same functions of time, so nothing jumps.
+
+Two parts: the last few minutes (`RECENT_S`) before Prometheus starts, so its first 5-minute
+rates are true ones, and the rest while it runs, built in a staging directory and moved in
+whole (a running Prometheus loads new blocks at its next reload, within a minute, and never
+sees a half-written one). The rest is recorded as owed (`owed.json`) until it is in, so a
+console that quits meanwhile leaves the next start to finish it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from console.demo.exposition import Family, openmetrics_lines
+
+HISTORY_S = 24 * 3600.0
+"""How far back the demo's charts reach."""
+STEP_S = 60.0
+"""Spacing of backfilled samples: a 5-minute `rate()` window always holds several."""
+RECENT_S = 10 * 60.0
+"""Backfilled before Prometheus starts: more than one `rate()` window."""
+
+Span = tuple[float, float]
+
+
+def newest_block_end(data: Path) -> float:
+    """The newest `maxTime` among the TSDB's blocks, in seconds (0 when there is none)."""
+    newest = 0.0
+    for meta in data.glob("*/meta.json"):
+        try:
+            newest = max(newest, float(json.loads(meta.read_text())["maxTime"]) / 1000)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return newest
+
+
+def _grid(t: float) -> float:
+    return t // STEP_S * STEP_S
+
+
+class History:
+    """Which span of time the demo's TSDB lacks, and how to add it."""
+
+    def __init__(self, directory: Path, promtool: str) -> None:
+        self.directory = directory
+        self.data = directory / "data"
+        self.promtool = promtool
+        self._owed = directory / "owed.json"
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.cancelled = threading.Event()
+
+    def spans(self, now: float) -> tuple[Span | None, Span | None]:
+        """(recent, older): what to write before Prometheus starts, and what after (either
+        None when nothing is missing there)."""
+        floor = now - HISTORY_S
+        start = max(newest_block_end(self.data), floor)
+        owed = self._read_owed()
+        if owed is not None and owed[1] > floor:
+            start = min(start, max(owed[0], floor))
+        start, end = _grid(start), _grid(now)
+        if end - start < STEP_S:
+            return None, None
+        split = max(start, _grid(now - RECENT_S))
+        return (split, end), ((start, split) if split - start >= STEP_S else None)
+
+    def owe(self, span: Span) -> None:
+        tmp = self._owed.with_suffix(".tmp")
+        tmp.write_text(json.dumps(list(span)))
+        os.replace(tmp, self._owed)
+
+    def settle(self) -> None:
+        self._owed.unlink(missing_ok=True)
+
+    def _read_owed(self) -> Span | None:
+        try:
+            start, end = json.loads(self._owed.read_text())
+            return float(start), float(end)
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def fill(self, families: Sequence[Family], span: Span) -> int:
+        """Write samples over `span`, build blocks, move them in; returns how many blocks (0
+        when cancelled). Raises RuntimeError (with promtool's words) if promtool fails."""
+        start, end = span
+        staging = self.directory / "staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "blocks").mkdir(parents=True)
+        source = staging / "history.om"
+        count = int((end - start) // STEP_S) + 1
+        times = [start + i * STEP_S for i in range(count)]
+        with source.open("w", encoding="utf-8") as out:
+            for chunk in openmetrics_lines(families, times):
+                if self.cancelled.is_set():
+                    return 0
+                out.write(chunk)
+        self._run([self.promtool, "tsdb", "create-blocks-from", "openmetrics",
+                   "--max-block-duration=25h", str(source), str(staging / "blocks")])
+        if self.cancelled.is_set():
+            return 0
+        self.data.mkdir(parents=True, exist_ok=True)
+        moved = 0
+        for block in sorted((staging / "blocks").iterdir()):
+            if (block / "meta.json").exists():
+                os.replace(block, self.data / block.name)
+                moved += 1
+        shutil.rmtree(staging, ignore_errors=True)
+        return moved
+
+    def _run(self, argv: list[str]) -> None:
+        with self._lock:
+            if self.cancelled.is_set():
+                return
+            self._proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        _, err = self._proc.communicate()
+        code, self._proc = self._proc.returncode, None
+        if code != 0 and not self.cancelled.is_set():
+            raise RuntimeError(f"promtool failed ({code}): {err.decode(errors='replace')[-500:]}")
+
+    def cancel(self) -> None:
+        """Stop a backfill under way (the console is quitting): promtool is killed."""
+        self.cancelled.set()
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
