@@ -3,15 +3,17 @@ and moved into the demo Prometheus' data directory.
 
 Made once and kept in the state directory; each later start backfills only what no block
 holds yet: from the newest block's end (Prometheus' own blocks of scraped data count) to now,
-so returning to the demo a day later shows a full day again. Prometheus drops on start the
-samples of its write-ahead log that are older than its newest block, so this span must be
-rewritten anyway; the values are the same functions of time, so nothing jumps.
+so returning to the demo a day later shows a full day again. Samples the last run scraped
+that are still only in the write-ahead log are written again; the values are the same
+functions of time, so nothing jumps.
 
-Two parts: the last few minutes (`RECENT_S`) before Prometheus starts, so its first 5-minute
-rates are true ones, and the rest while it runs, built in a staging directory and moved in
-whole (a running Prometheus loads new blocks at its next reload, within a minute, and never
-sees a half-written one). The rest is recorded as owed (`owed.json`) until it is in, so a
-console that quits meanwhile leaves the next start to finish it.
+Two parts: the last few minutes (`RECENT_S`, as densely as Prometheus scrapes) before
+Prometheus starts, so its first 5-minute rates are whole and exact (`rate()` extrapolates
+less across a sparse start); and the rest (a sample a minute) while it runs, built in a
+staging directory and moved in whole (a running Prometheus loads new blocks at its next
+reload, within a minute, and never sees a half-written one). The rest is recorded as owed
+(`owed.json`) until it is in, so a console that quits meanwhile leaves the next start to
+finish it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ HISTORY_S = 24 * 3600.0
 """How far back the demo's charts reach."""
 STEP_S = 60.0
 """Spacing of backfilled samples: a 5-minute `rate()` window always holds several."""
-RECENT_S = 10 * 60.0
+RECENT_S = 6 * 60.0
 """Backfilled before Prometheus starts: more than one `rate()` window."""
 
 Span = tuple[float, float]
@@ -54,8 +56,9 @@ def _grid(t: float) -> float:
 class History:
     """Which span of time the demo's TSDB lacks, and how to add it."""
 
-    def __init__(self, directory: Path, promtool: str) -> None:
+    def __init__(self, directory: Path, promtool: str, *, history_s: float = HISTORY_S) -> None:
         self.directory = directory
+        self.history_s = history_s
         self.data = directory / "data"
         self.promtool = promtool
         self._owed = directory / "owed.json"
@@ -66,16 +69,16 @@ class History:
     def spans(self, now: float) -> tuple[Span | None, Span | None]:
         """(recent, older): what to write before Prometheus starts, and what after (either
         None when nothing is missing there)."""
-        floor = now - HISTORY_S
+        floor = now - self.history_s
         start = max(newest_block_end(self.data), floor)
         owed = self._read_owed()
         if owed is not None and owed[1] > floor:
             start = min(start, max(owed[0], floor))
-        start, end = _grid(start), _grid(now)
-        if end - start < STEP_S:
+        start = _grid(start)
+        if now - start < STEP_S:
             return None, None
         split = max(start, _grid(now - RECENT_S))
-        return (split, end), ((start, split) if split - start >= STEP_S else None)
+        return (split, now), ((start, split) if split - start >= STEP_S else None)
 
     def owe(self, span: Span) -> None:
         tmp = self._owed.with_suffix(".tmp")
@@ -92,16 +95,17 @@ class History:
         except (OSError, ValueError, TypeError):
             return None
 
-    def fill(self, families: Sequence[Family], span: Span) -> int:
-        """Write samples over `span`, build blocks, move them in; returns how many blocks (0
-        when cancelled). Raises RuntimeError (with promtool's words) if promtool fails."""
+    def fill(self, families: Sequence[Family], span: Span, step_s: float = STEP_S) -> int:
+        """Write samples every `step_s` over `span`, build blocks, move them in; returns how
+        many blocks (0 when cancelled). Raises RuntimeError (with promtool's words) if promtool
+        fails."""
         start, end = span
         staging = self.directory / "staging"
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "blocks").mkdir(parents=True)
         source = staging / "history.om"
-        count = int((end - start) // STEP_S) + 1
-        times = [start + i * STEP_S for i in range(count)]
+        count = int((end - start) // step_s) + 1
+        times = [start + i * step_s for i in range(count)]
         with source.open("w", encoding="utf-8") as out:
             for chunk in openmetrics_lines(families, times):
                 if self.cancelled.is_set():

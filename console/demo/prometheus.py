@@ -23,19 +23,21 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from console.demo import HERE
-from console.demo.backfill import History, Span
+from console.demo.backfill import HISTORY_S, STEP_S, History, Span
 from console.demo.exporter import Exporter
 from console.demo.exposition import families
 from console.demo.workload import fleet
 
 log = logging.getLogger(__name__)
 
-SCRAPE_S = 2.0
-"""Scrape and rule-evaluation interval: two scrapes (a first rate) within seconds of start."""
+SCRAPE_S = 5.0
+"""Scrape and rule-evaluation interval (the last minutes of history are backfilled as densely,
+so rates are right from the first query)."""
 RETENTION = "2d"
 RULES = HERE / "alerts.yml"
 INSTALL_ADVICE = ("the demo's metrics come from Prometheus: install it (Debian/Ubuntu: "
@@ -93,12 +95,12 @@ def _die_with_parent() -> None:
 class DemoPrometheus:
     """One demo Prometheus per state directory."""
 
-    def __init__(self, state_dir: Path, tools: tuple[str, str], *, scrape_s: float = SCRAPE_S
-                 ) -> None:
+    def __init__(self, state_dir: Path, tools: tuple[str, str], *, scrape_s: float = SCRAPE_S,
+                 history_s: float = HISTORY_S) -> None:
         self.directory = state_dir / "demo-prometheus"
         self.prometheus, promtool = tools
         self.scrape_s = scrape_s
-        self.history = History(self.directory, promtool)
+        self.history = History(self.directory, promtool, history_s=history_s)
         self.pid_file = self.directory / "prometheus.pid"
         self.log_file = self.directory / "prometheus.log"
         self.port = 0
@@ -136,6 +138,19 @@ class DemoPrometheus:
         self._thread.start()
         return self.url
 
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Block until Prometheus answers `/-/ready` (True), gives up, or `timeout_s` passes."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.error:
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
+                    if resp.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop our Prometheus (and the exporter, and a backfill under way); wait for it."""
         self._stopping.set()
@@ -153,7 +168,7 @@ class DemoPrometheus:
             if older is not None:
                 self.history.owe(older)
             if recent is not None:
-                self._backfill(recent)  # before the start: its first rates are whole ones
+                self._backfill(recent, self.scrape_s)  # before the start: whole first rates
             self._launch()
         except Exception as exc:  # shown on the metrics screen as "unreachable"; said in the log
             self.error = f"demo Prometheus did not start: {exc}"
@@ -190,11 +205,11 @@ class DemoPrometheus:
                                   start_time_of(owner) or 0))
         self._exporter.start()
 
-    def _backfill(self, span: Span) -> bool:
+    def _backfill(self, span: Span, step_s: float = STEP_S) -> bool:
         """Write `span` of history into the TSDB; False if it failed or was cancelled."""
         started = time.monotonic()
         try:
-            blocks = self.history.fill(families(fleet()), span)
+            blocks = self.history.fill(families(fleet()), span, step_s)
         except (OSError, RuntimeError) as exc:
             log.warning("demo history not backfilled: %s", exc)
             return False
