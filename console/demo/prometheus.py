@@ -213,6 +213,9 @@ class DemoPrometheus:
         except (OSError, RuntimeError) as exc:
             log.warning("demo history not backfilled: %s", exc)
             return False
+        if self.history.cancelled.is_set():
+            log.info("demo history: backfill cancelled (the next start finishes it)")
+            return False
         log.info("demo history: %d block(s) for %.2f h in %.1f s", blocks,
                  (span[1] - span[0]) / 3600, time.monotonic() - started)
         return blocks > 0

@@ -33,7 +33,7 @@ from console.lab.accounts import ensure_qemu_accounts
 from console.lab.bastion import BastionLayout
 from console.lab.guests import GuestSpec, plan
 from console.lab.layout import BIND_TARGETS, DEFAULT_ROOT, HostLayout, LabLayout
-from console.lab.procs import is_alive, signal_proc, stop
+from console.lab.procs import is_alive, signal_proc, stop, wait_gone
 from console.lab.report import LabStatus, collect
 from console.lab.state import HostState, LabState, load, save
 
@@ -184,6 +184,9 @@ class Lab:
             return []
         with self._locked():
             st = self.state()
+            recorded = [p for hs in st.hosts.values() for p in hs.procs.values()]
+            recorded += [st.prometheus] if st.prometheus is not None else []
+            ports = [port for hs in st.hosts.values() for port in self._ports(hs.index)]
             removed = self._remove_guests(st)
             for hs in st.hosts.values():
                 host.stop_host(self.layout.host(hs.index), hs)
@@ -202,7 +205,16 @@ class Lab:
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
             hostdirs.release(st.created_dirs, DIRS_REGISTRY)
             self._remove_root()
+            # Returns only when the lab is gone: an immediate `lab up` must not meet a daemon
+            # still exiting (or not yet reaped) on its ports.
+            left = wait_gone(recorded, [*ports, self.layout.prometheus_port])
+            if left:
+                raise LabError(f"still there after lab down: {', '.join(left)}")
         return removed
+
+    def _ports(self, index: int) -> list[int]:
+        h = self.layout.host(index)
+        return [h.libvirt_port, h.ssh_port, h.exporter_port]
 
     def _remove_guests(self, st: LabState) -> list[str]:
         conns = []

@@ -95,6 +95,24 @@ def stop(proc: Proc, timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
+def in_process_table(proc: Proc) -> bool:
+    """True while `proc` is still listed, even as a zombie not yet reaped by init (`ps` and
+    `pgrep` still show it, so an operator would call it running)."""
+    return start_time_of(proc.pid) == proc.start_time
+
+
+def wait_gone(procs: Sequence[Proc], ports: Sequence[int], timeout: float = 15.0) -> list[str]:
+    """Wait until every process has left the process table and nothing listens on any of
+    `ports`; returns what is still there after `timeout` (empty: all gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [f"pid {p.pid}" for p in procs if in_process_table(p)]
+        left += [f"port {port}" for port in ports if port_open(port)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)

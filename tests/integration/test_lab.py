@@ -21,7 +21,7 @@ import pytest
 from console.config import load_settings
 from console.lab import namespace, prometheus
 from console.lab.lab import Lab
-from console.lab.procs import Proc, is_alive, start_time_of
+from console.lab.procs import Proc, in_process_table, port_open, start_time_of
 
 try:
     from tests.integration.lab_fixture import (
@@ -161,9 +161,15 @@ def test_down_leaves_nothing_behind(lab: Lab) -> None:
     in_namespaces = [Proc(pid, start_time_of(pid) or -1) for hs in st.hosts.values()
                      for pid in namespace.members(hs.procs["holder"])]
     assert len(in_namespaces) >= HOSTS * (VMS_PER_HOST + 4) - 1  # daemons + QEMU guests
+    ports = [port for h in (lab.layout.host(i) for i in range(1, HOSTS + 1))
+             for port in (h.libvirt_port, h.ssh_port, h.exporter_port)]
     lab.down()
-    alive = [p for p in recorded + in_namespaces if p is not None and is_alive(p)]
-    assert alive == [], f"still running: {alive}"
+    # At once, with no waiting: `down` returns only when the lab is gone (not even a zombie
+    # left in the process table, nothing listening), so an immediate `up` cannot collide.
+    listed = [p for p in recorded + in_namespaces if p is not None and in_process_table(p)]
+    assert listed == [], f"still in the process table: {listed}"
+    listening = [p for p in [*ports, lab.layout.prometheus_port] if port_open(p)]
+    assert listening == [], f"still listening: {listening}"
     root = str(lab.layout.root)
     assert not lab.layout.root.exists()
     assert not [m for m in _mount_points() if m == root or m.startswith(root + "/")]
