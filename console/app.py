@@ -231,6 +231,8 @@ class NovaApp(App[None]):
         samples, error = await self.metrics_feed.samples()
         if not error:
             self._usage = samples
+            if self.alerts is None:  # the source has just come up (a demo Prometheus
+                await self._refresh_alerts()  # starting): its alerts now, not in 10 s
 
     async def _save_snapshot(self) -> None:
         if self._keeper is not None:
