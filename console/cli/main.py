@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from console import __version__, logs
-from console.cli import actions, inventory, migration, provision, serve, store
+from console.cli import actions, completion, inventory, migration, provision, serve, store
 from console.cli.common import parse_duration
 from console.cli.exit import ExitStatus, exit_for
 from console.config import ConfigError, state_dir
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parsers(sub, vm_sub)  # `vm <action>` from the registry, and `audit`
     store.add_parsers(sub)
     serve.add_parser(sub)
+    completion.add_parser(sub, parser)
     return parser
 
 
