@@ -18,12 +18,14 @@ VCSIM_DEB_SRC := /etc/apt/sources.list.d/novacron-deb-src
 
 # Debian packages: libvirt-python's build, the daemon and hypervisor for integration tests and
 # the lab, Prometheus and its exporter, sshd, guest-image tools, rsvg-convert for pictures, and
-# PostgreSQL 15 (the team-mode store: its server for tests and the lab, libpq for psycopg).
+# PostgreSQL 15 (the team-mode store: its server for tests and the lab, libpq for psycopg),
+# chromium (headless) for the test of the wall in a browser.
 APT_PACKAGES := pkg-config gcc libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu \
 	libvirt-clients qemu-system-x86 prometheus prometheus-libvirt-exporter openssh-server \
 	busybox-static cpio tmux librsvg2-bin \
 	qemu-utils \
-	postgresql-15 libpq5
+	postgresql-15 libpq5 \
+	chromium
 
 .PHONY: run test bench lint setup clean
 
