@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from console.demo import HERE
-from console.demo.backfill import HISTORY_S, STEP_S, History, Span
+from console.demo.backfill import HISTORY_S, STEP_S, History, Span, background
 from console.demo.exporter import Exporter
 from console.demo.exposition import families
 from console.demo.workload import fleet
@@ -87,7 +87,9 @@ class Record:
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the thread that started it ends (Linux)."""
+    """In the child before exec: SIGTERM when the thread that started it ends (Linux), and a
+    lower CPU priority than the console's."""
+    background()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -209,7 +211,7 @@ class DemoPrometheus:
         """Write `span` of history into the TSDB; False if it failed or was cancelled."""
         started = time.monotonic()
         try:
-            blocks = self.history.fill(families(fleet()), span, step_s)
+            blocks = self.history.fill(span, step_s)
         except (OSError, RuntimeError) as exc:
             log.warning("demo history not backfilled: %s", exc)
             return False
