@@ -159,7 +159,7 @@ def test_a_killed_console_leaves_no_prometheus_and_the_next_start_cleans_up(stat
         assert second.start() == fresh.url and second.shared
         second.stop()
         assert not gone(now.pid, now.start_time)
-        assert query(fresh.url, "libvirt_up")
+        wait_until(lambda: query(fresh.url, "libvirt_up"), 30, "the shared one stopped answering")
     finally:
         fresh.stop()
         survivor.stop()
