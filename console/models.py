@@ -61,6 +61,8 @@ class Host:
     stale: bool = False
     age_s: float = 0.0
     error: str = ""
+    cannot_migrate: str = ""
+    """Why this host cannot live-migrate at all, as its backend says (empty: it can)."""
     load_1m: float | None = None
     """Load averages, available memory and uptime from the host's own /proc (an SSH-reached
     host); None where the source cannot see them."""

@@ -165,6 +165,11 @@ def open_migrate_dialog(app: Any, vm: VM | None, origin: str = "tui") -> None:
     snapshot = app.snapshot
     if snapshot is None:
         return
+    source = next((h for h in snapshot.hosts if h.name == vm.host), None)
+    if source is not None and source.cannot_migrate:
+        app.notify(f"{vm.host}: {source.cannot_migrate}", severity="warning", timeout=10,
+                   markup=False)
+        return
     rules = Rules.of(getattr(app, "context_config", None))  # test apps may not have one
     choices = rank_targets(vm, snapshot, tracker_for(app).busy(), limits=rules.limits,
                            spread_by=rules.spread_by)

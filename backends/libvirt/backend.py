@@ -51,6 +51,11 @@ HAS_LEASE_STATES = frozenset({libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLO
                               libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_SHUTDOWN})
 """Domain states in which a guest holds its DHCP lease (so asking for addresses makes sense)."""
 
+SIMULATED = ("its guests are simulated (libvirt's test driver, as in the demo) and cannot "
+             "live-migrate: rehearse on real KVM hosts with `novacron lab up` (root), then "
+             "`novacron --context lab`")
+"""What a test-driver host says when asked to migrate (the demo fleet's hosts)."""
+
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_COUNT = 3
 
@@ -197,7 +202,8 @@ class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin, CreateMixin, Re
             name=self.host_name, backend=self.name, uri=self.uri, info=info,
             free_memory=free, hypervisor=conn.getType(), arch=self._arch(conn),
         )
-        return dataclasses.replace(host, cpu_usage=self._cpu_usage(conn))
+        return dataclasses.replace(host, cpu_usage=self._cpu_usage(conn),
+                                   cannot_migrate=SIMULATED if host.hypervisor == "TEST" else "")
 
     def _arch(self, conn: libvirt.virConnect) -> str:
         if self._arch_name is None:

@@ -65,7 +65,10 @@ def choice_for(vm: VM, cap: HostCapacity, names_on_target: Collection[str],
                     spread=placement.spread_value(vm.tags, spread_by))
     same = sum(1 for other in vms if other.host == cap.host.name and other.key != vm.key
                and demand.spread and demand.spread in other.tags)
-    return placement.fit(demand, cap, limits, before=_own_checks(vm, cap.host, busy),
+    own = _own_checks(vm, cap.host, busy)
+    if source is not None and source.cannot_migrate:  # e.g. the demo's simulated hosts
+        own.append(Check("source can live-migrate", False, source.cannot_migrate))
+    return placement.fit(demand, cap, limits, before=own,
                          after=[_name_check(vm, names_on_target)], same_spread=same)
 
 

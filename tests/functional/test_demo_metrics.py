@@ -5,10 +5,12 @@ the metrics screen says how to get Prometheus."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from console.app import NovaApp
+from console.cli.main import main
 from console.cli.tui import DEMO_METRICS_ENV, demo_metrics
 from console.config import Settings, demo_context
 from console.demo.prometheus import DemoPrometheus, binaries
@@ -108,3 +110,28 @@ async def test_the_demo_without_prometheus_opens_and_says_how_to_get_it(
             source = str(app.screen.query_one("#metrics-source").render())
             assert "apt install prometheus" in source, source
             assert "FAILING" not in source
+
+
+async def test_the_demo_says_its_hosts_cannot_migrate_and_offers_the_lab(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`m` on a demo VM and `D` on a demo host open no dialog: one line says the hosts are
+    simulated and names the lab; the CLI's pre-flight refuses for the same reason."""
+    monkeypatch.setenv(DEMO_METRICS_ENV, "0")
+    fleet = Fleet("demo", build_backends(demo_context(), read_only=False), interval_s=3600)
+    app = NovaApp(fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.vms) == 60)
+        inventory = app.screen
+        running = next(vm for vm in app.snapshot.vms if vm.state.value == "running")
+        inventory.table.move_to(running.key)
+        await pilot.press("m")
+        await pilot.pause(0.3)
+        assert app.screen is inventory, "a migrate dialog opened on simulated hosts"
+        said = [str(n.message) for n in app._notifications]
+        assert any("cannot live-migrate" in m and "novacron lab up" in m for m in said), said
+
+
+def test_the_cli_refuses_to_migrate_a_demo_vm(capsys: pytest.CaptureFixture[str]) -> None:
+    """`vm migrate` on the demo: the pre-flight refuses (exit 3) and names the lab."""
+    assert main(["vm", "migrate", "api-prod-02", "--to", "kvm-ams-01"]) == 3
+    assert "novacron lab up" in capsys.readouterr().err
