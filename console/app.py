@@ -62,6 +62,8 @@ ACTIVITY_RETRY_S = 5.0
 """Wait before following the feed again after the store's channel was lost."""
 
 log = logging.getLogger(__name__)
+INGEST_STEP = 2000
+"""VMs recorded per step of a large snapshot's metrics (a few ms each)."""
 
 
 @dataclass
@@ -155,6 +157,8 @@ class NovaApp(App[None]):
         self.activity_live = False
         """Following the store's activity feed (subscribed: nothing committed now is missed)."""
         self._activity_task: asyncio.Task[None] | None = None
+        self._ingesting = False
+        self._next_snapshot: FleetSnapshot | None = None
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_STATUS)
@@ -274,8 +278,30 @@ class NovaApp(App[None]):
         self.post_message(FleetUpdated(snapshot))
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
+        """Record the snapshot's metrics, then hand it to the screens. A large one (100k VMs)
+        is recorded in steps by a worker, so keys are served between steps; a newer one
+        arriving meanwhile waits (and replaces any other waiting)."""
         snap = with_usage(message.snapshot, self._usage)
+        if self._ingesting or len(snap.vms) > INGEST_STEP:
+            self._next_snapshot = snap
+            if not self._ingesting:
+                self._ingesting = True
+                self.run_worker(self._ingest_pending(), group="fleet-ingest")
+            return
         self.metrics.ingest(snap)
+        self._show(snap)
+
+    async def _ingest_pending(self) -> None:
+        try:
+            while self._next_snapshot is not None:
+                snap, self._next_snapshot = self._next_snapshot, None
+                for _ in self.metrics.ingest_steps(snap, INGEST_STEP):
+                    await asyncio.sleep(0)
+                self._show(snap)
+        finally:
+            self._ingesting = False
+
+    def _show(self, snap: FleetSnapshot) -> None:
         self.snapshot = snap
         self.header_state = HeaderState(
             context=snap.context,

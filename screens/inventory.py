@@ -1,7 +1,17 @@
-"""The inventory: every VM of the context in one keyed table, with filter, sort and detail."""
+"""The inventory: every VM of the context in one keyed table, with filter, sort and detail.
+
+At 100k VMs the work a poll brings is kept off the operator's keys: the whole fleet's sort
+order is kept (`_order`), so a filter typed or cleared only walks it (a stable sort of a subset
+is the subset of the sorted whole: 37 instead of 71 ms of CPU to clear a filter at 100k); and a
+large poll is compared with the last one in steps of `DIGEST_STEP` VMs, in a worker that lets
+the loop serve keys between steps, then applied at once (the screen's state changes in one
+step, so a key never sees half a poll). `make bench ARGS=latency` measures it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import ClassVar
 
 from textual import on
@@ -27,6 +37,9 @@ SORTABLE = tuple(c.key for c in VM_COLUMNS)
 FILTER_DEBOUNCE_S = 0.12
 TREND_POINTS = 8
 """Polls a CPU sparkline shows (one glyph each)."""
+DIGEST_STEP = 2000
+"""VMs compared per step of a large poll's diff (a few ms); a poll this size or smaller is
+applied at once, as it arrives."""
 
 
 class InventoryScreen(VMActions, Screen[None]):
@@ -56,8 +69,12 @@ class InventoryScreen(VMActions, Screen[None]):
         self._vms: dict[str, VM] = {}
         self._rows: dict[str, Row] = {}
         self._shown: list[str] = []
+        self._order: list[str] | None = None
+        """Every VM's key in the current sort order (None: sort again)."""
         self._match = query.matcher("")
         self._debounce: Timer | None = None
+        self._pending: FleetSnapshot | None = None
+        self._digesting = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -82,34 +99,74 @@ class InventoryScreen(VMActions, Screen[None]):
     def _on_snapshot(self, snapshot: FleetSnapshot | None) -> None:
         if snapshot is None:
             return
-        new = {vm.key: vm for vm in snapshot.vms}
+        if self._digesting or len(snapshot.vms) > DIGEST_STEP:
+            self._pending = snapshot  # a newer poll replaces one not yet compared
+            if not self._digesting:
+                self._digesting = True
+                self.run_worker(self._digest_pending(), group="inventory-digest")
+            return
+        for _ in self._digest(snapshot):
+            pass
+
+    async def _digest_pending(self) -> None:
+        try:
+            while self._pending is not None:
+                snapshot, self._pending = self._pending, None
+                for _ in self._digest(snapshot):
+                    await asyncio.sleep(0)
+        finally:
+            self._digesting = False
+
+    def _digest(self, snapshot: FleetSnapshot) -> Iterator[None]:
+        """Compare `snapshot` with the VMs shown, `DIGEST_STEP` VMs per step (yields between
+        steps), then apply it in one step."""
+        new: dict[str, VM] = {}
+        for n, vm in enumerate(snapshot.vms, 1):
+            new[vm.key] = vm
+            if n % DIGEST_STEP == 0:
+                yield
         old = self._vms
         changed: list[VM] = []
         same: list[VM] = []
-        for key, vm in new.items():
+        for n, (key, vm) in enumerate(new.items(), 1):
             (same if old.get(key) == vm else changed).append(vm)
+            if n % DIGEST_STEP == 0:
+                yield
+        rows: dict[str, Row] = {}
+        for n, vm in enumerate(changed, 1):
+            rows[vm.key] = vm_row(vm, self._cpu_trend(f"vm:{vm.key}"))
+            if n % DIGEST_STEP == 0:
+                yield
+        grown: list[VM] = []
+        for start in range(0, len(same), DIGEST_STEP):
+            grown += self._growing_trends(same[start:start + DIGEST_STEP], rows)
+            yield
+        if self._vms is not old:  # cannot happen (one digest at a time), but never mix polls
+            return
         self._vms = new
-        for vm in changed:
-            self._rows[vm.key] = vm_row(vm, self._cpu_trend(f"vm:{vm.key}"))
-        changed += self._growing_trends(same)
+        self._rows.update(rows)
+        changed += grown
         if new.keys() != old.keys():
             for gone in old.keys() - new.keys():
                 self._rows.pop(gone, None)
+            self._order = None
             self._rebuild()
             return
         sort_key = query.SORT_KEYS[self.sort_column]
-        if any(self._match(vm) != self._match(old[vm.key]) or sort_key(vm) != sort_key(old[vm.key])
-               for vm in changed):
+        resort = any(sort_key(vm) != sort_key(old[vm.key]) for vm in changed)
+        if resort:
+            self._order = None
+        if resort or any(self._match(vm) != self._match(old[vm.key]) for vm in changed):
             self._rebuild()
         else:
             self.table.update_rows(self._rows[vm.key] for vm in changed)
             self._update_summary()
 
-    def _growing_trends(self, same: list[VM]) -> list[VM]:
+    def _growing_trends(self, same: list[VM], rows: dict[str, Row]) -> list[VM]:
         """Of the VMs equal to their last poll, the running ones whose sparkline is still
         filling up: a steady CPU rate leaves the VM unchanged, but its history gained a point.
         Only rows with fewer than TREND_POINTS glyphs ask the history, so once the sparklines
-        are full this is a length check per running VM."""
+        are full this is a length check per running VM. New rows go into `rows`."""
         grown = []
         for vm in same:
             row = self._rows.get(vm.key)
@@ -117,7 +174,7 @@ class InventoryScreen(VMActions, Screen[None]):
                 continue
             trend = self._cpu_trend(f"vm:{vm.key}")
             if trend != row.cells[-1]:
-                self._rows[vm.key] = vm_row(vm, trend)
+                rows[vm.key] = vm_row(vm, trend)
                 grown.append(vm)
         return grown
 
@@ -130,10 +187,14 @@ class InventoryScreen(VMActions, Screen[None]):
                          ascii_only=getattr(self.app, "ascii", False))
 
     def _rebuild(self) -> None:
-        """Filter and sort everything again (rows are reused, only order is recomputed)."""
-        vms = [vm for vm in self._vms.values() if self._match(vm)]
-        vms = query.sort_vms(vms, self.sort_column, self.sort_reverse)
-        self._shown = [vm.key for vm in vms]
+        """Filter and sort everything again (rows are reused, only order is recomputed; the
+        whole fleet is sorted only when its order may have changed)."""
+        if self._order is None:
+            ordered = query.sort_vms(list(self._vms.values()), self.sort_column, self.sort_reverse)
+            self._order = [vm.key for vm in ordered]
+        vms = self._vms
+        match = self._match
+        self._shown = [key for key in self._order if match(vms[key])]
         table = self.table
         table.sort_column, table.sort_reverse = self.sort_column, self.sort_reverse
         table.set_rows([self._rows[key] for key in self._shown])
@@ -233,6 +294,7 @@ class InventoryScreen(VMActions, Screen[None]):
 
     def sort_by(self, column: str, reverse: bool = False) -> None:
         self.sort_column, self.sort_reverse = column, reverse
+        self._order = None
         self._rebuild()
 
     @on(ResourceTable.RowSelected, "#vms")

@@ -7,6 +7,7 @@ label value passes through `sanitize.clean` exactly once, here, at ingestion.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -49,6 +50,68 @@ def state_from_code(code: float) -> VMState:
     if not math.isfinite(code):
         return VMState.UNKNOWN
     return _STATE.get(int(code), VMState.UNKNOWN)
+
+
+# -- decoding --------------------------------------------------------------------------------
+
+SLICE_BYTES = 1 << 19
+"""How much of a large answer one decoding step takes (see `decode_answer`)."""
+_RESULT = b'"result":['
+_NEXT = b',{"metric":'
+
+
+def decode_answer(body: bytes) -> Any:
+    """A Prometheus API answer as Python objects, decoded in slices when large.
+
+    Why slices: one `loads` of a 14 MB answer (100,000 series) is a single C call that holds
+    the GIL for its whole length, and the event loop (another thread) waits for it: that was
+    the console's longest stall. The series of `data.result` are decoded `SLICE_BYTES` at a
+    time, cut where one series ends and the next begins (`},{"metric":` cannot occur inside a
+    JSON string, whose quotes are escaped), so the GIL changes hands between slices. The
+    result is exactly what one `loads` of the whole answer gives; anything unexpected falls
+    back to that, which also reports malformed JSON (`MalformedResponse`). (orjson was tried:
+    here it took as much CPU as `json` for these answers, so it is not used.)
+    """
+    if len(body) > 2 * SLICE_BYTES:
+        try:
+            sliced = _decode_sliced(body)
+        except (ValueError, UnicodeDecodeError):
+            sliced = None
+        if sliced is not None:
+            return sliced
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedResponse(f"not JSON: {exc}") from exc
+
+
+def _decode_sliced(body: bytes) -> Any:
+    """`decode_answer`'s slicing, or None when the answer is not laid out as expected."""
+    opening = body.find(_RESULT)
+    last = body.rfind(_NEXT)
+    if opening < 0 or last < opening:
+        return None
+    first = opening + len(_RESULT)
+    series: list[Any] = []
+    start = first
+    while start < last:
+        cut = body.find(_NEXT, min(start + SLICE_BYTES, last), last + len(_NEXT))
+        cut = last if cut < 0 else cut
+        series.extend(json.loads(b"[" + body[start:cut] + b"]"))
+        start = cut + 1
+    # The last series, then what follows the list: decoded up to where the series ends.
+    rest = body[start:].decode()
+    final, end = json.JSONDecoder().raw_decode(rest)
+    series.append(final)
+    after = rest[end:]
+    if not after.startswith("]"):
+        return None
+    answer = json.loads(body[:first - 1] + b"[]" + after[1:].encode())
+    data = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(data, dict) or data.get("result") != []:
+        return None
+    data["result"] = series
+    return answer
 
 
 # -- raw result shapes -------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from console.models import FleetSnapshot
 
@@ -21,8 +21,7 @@ DEFAULT_POINTS = 720
 """Points kept per series: one hour at a 5 s poll."""
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
     t: float
     value: float
 
@@ -94,9 +93,17 @@ class MetricsHistory:
         publishes whenever any source answers, and dividing one host's CPU-time delta by
         another host's poll interval would make rates swing wildly.
         """
+        for _ in self.ingest_steps(snapshot):
+            pass
+
+    def ingest_steps(self, snapshot: FleetSnapshot, step: int = 5000) -> Iterator[None]:
+        """`ingest`, yielding after every `step` VMs, so a caller on the event loop can serve
+        keys between steps at 100k VMs (the history is consistent only once it is exhausted)."""
         polled = {h.name: h.last_success for h in snapshot.health if h.last_success}
         live_keys = set()
-        for vm in snapshot.vms:
+        for n, vm in enumerate(snapshot.vms, 1):
+            if n % step == 0:
+                yield
             t = polled.get(vm.backend)
             if vm.stale or t is None:
                 continue
@@ -126,13 +133,24 @@ class MetricsHistory:
                 self.series(key, "cpu").add(t, host.cpu_usage)
             if host.free_memory_bytes is not None:
                 self.series(key, "memory").add(t, float(host.memory_bytes - host.free_memory_bytes))
-        self._forget_missing(live_keys, snapshot)
+        yield from self._forget_missing(live_keys, snapshot, step)
 
-    def _forget_missing(self, live: set[str], snapshot: FleetSnapshot) -> None:
+    def _forget_missing(self, live: set[str], snapshot: FleetSnapshot, step: int
+                        ) -> Iterator[None]:
         """Drop series of targets that left the fleet, so memory stays bounded over days."""
-        present = live | {f"vm:{vm.key}" for vm in snapshot.vms} | {
-            f"host:{h.name}" for h in snapshot.hosts}
-        for series_key in [k for k in self._series if k[0] not in present]:
+        present = set(live)
+        for n, vm in enumerate(snapshot.vms, 1):
+            present.add(f"vm:{vm.key}")
+            if n % step == 0:
+                yield
+        present.update(f"host:{h.name}" for h in snapshot.hosts)
+        gone = []
+        for n, series_key in enumerate(list(self._series), 1):
+            if series_key[0] not in present:
+                gone.append(series_key)
+            if n % step == 0:
+                yield
+        for series_key in gone:
             del self._series[series_key]
         for target in [k for k in self._last_cpu if k not in present]:
             del self._last_cpu[target]
