@@ -21,7 +21,7 @@ from widgets.resource_table import ResourceTable
 from widgets.status_header import StatusHeader
 
 SORTS = {
-    "name": lambda c: c.host.name.lower(),
+    "name": lambda c: (c.host.cluster.lower(), c.host.name.lower()),  # a cluster's hosts together
     "vms": lambda c: c.vm_count,
     "overcommit": lambda c: c.overcommit or 0.0,
     "memory": lambda c: c.memory_ratio or 0.0,

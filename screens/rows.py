@@ -109,6 +109,13 @@ def host_detail(host: Host) -> str:
     return "  ".join(parts) + "  (its /proc, over SSH)"
 
 
+def host_label(host: Host, trouble: str = "") -> str:
+    """The HOST cell: a host in a cluster (vSphere) is shown as `cluster/host`, so sorting by
+    name groups a cluster's hosts together; a refused host key is said beside the name."""
+    name = f"{host.cluster}/{host.name}" if host.cluster else host.name
+    return f"{name} ({trouble})" if trouble else name
+
+
 def host_row(cap: HostCapacity, cpu_trend: str = "") -> Row:
     """One hosts-screen row: allocation vs capacity, use, and what is left."""
     host = cap.host
@@ -119,7 +126,7 @@ def host_row(cap: HostCapacity, cpu_trend: str = "") -> Row:
     return Row(
         key=host.backend + "/" + host.name,
         cells=(
-            f"{host.name} ({trouble})" if trouble else host.name,
+            host_label(host, trouble),
             host.state.value,
             f"{cap.running}/{cap.vm_count}",
             f"{cap.vcpus_allocated}/{host.cpus or UNKNOWN}",

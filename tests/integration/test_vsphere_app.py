@@ -77,6 +77,12 @@ async def test_inventory_and_hosts_screens_list_what_vcenter_lists(
             assert isinstance(hosts, HostsScreen)
             host_names = {p["name"] for p in vf.all_of(api, vim.HostSystem, ["name"]).values()}
             await wait_for(pilot, lambda: hosts.table.row_count == len(host_names), 10, "hosts")
+            # clusters group the hosts: `cluster/host`, a cluster's hosts next to each other
+            cells = [str(hosts.table.row(k).cells[0]) for k in hosts.table.row_keys()]
+            clustered = [c for c in cells if "/" in c]
+            assert clustered, cells
+            order = [c.split("/")[0] for c in clustered]
+            assert order == sorted(order), cells
 
 
 def _row_state(inventory: InventoryScreen, key: str) -> VMState | None:
