@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
-import signal
 import statistics
 import tempfile
 import time
@@ -23,37 +20,16 @@ from pathlib import Path
 
 from console.demo.prometheus import DemoPrometheus, binaries
 from tests.bench import Skip
+from tests.bench import bench_startup as startup
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 2 if os.environ.get("NOVACRON_BENCH_QUICK") else 4
 
 
-def first_paint_s(state: Path, *, prometheus: bool, limit_s: float = 60) -> float:
+def first_paint_s(state: Path, *, prometheus: bool) -> float:
     """Seconds from exec of `novacron` to the inventory's row count on its screen."""
-    exe = str(ROOT / ".venv" / "bin" / "novacron")
-    env = {**os.environ, "TERM": "xterm-256color", "NOVACRON_STATE_DIR": str(state),
-           "NOVACRON_CONFIG": str(state.parent / "none.toml"), "COLUMNS": "120", "LINES": "40",
-           "NOVACRON_DEMO_PROMETHEUS": "1" if prometheus else "0"}
-    started = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(exe, [exe], env)
-    seen = b""
-    try:
-        while time.perf_counter() - started < limit_s:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if ready:
-                try:
-                    seen = (seen + os.read(fd, 65536))[-4096:]
-                except OSError:
-                    break
-                if b"60 VMs" in seen.replace(b"\x1b[", b""):
-                    return time.perf_counter() - started
-        raise RuntimeError(f"no first paint within {limit_s:g} s")
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
+    return startup.first_paint_s(ROOT, state=state,
+                                 env={"NOVACRON_DEMO_PROMETHEUS": "1" if prometheus else "0"})
 
 
 def first_figures_s(state: Path, tools: tuple[str, str], limit_s: float = 90) -> float:

@@ -39,11 +39,16 @@ def version_s(checkout: Path) -> float:
     return statistics.median(times)
 
 
-def first_paint_s(checkout: Path, marker: bytes = b"60 VMs", limit_s: float = 60) -> float:
+def first_paint_s(checkout: Path, marker: bytes = b"60 VMs", limit_s: float = 60, *,
+                  state: Path | None = None, env: dict[str, str] | None = None) -> float:
+    """Seconds from exec of `novacron` (no config: the demo) on a pty to `marker` on its
+    screen. `state`: the state directory to use (default: a fresh one); `env`: more variables."""
     exe = str(checkout / ".venv" / "bin" / "novacron")
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "TERM": "xterm-256color", "NOVACRON_STATE_DIR": f"{home}/state",
-               "NOVACRON_CONFIG": f"{home}/none.toml", "COLUMNS": "120", "LINES": "40"}
+        env = {**os.environ, "TERM": "xterm-256color",
+               "NOVACRON_STATE_DIR": str(state or f"{home}/state"),
+               "NOVACRON_CONFIG": f"{home}/none.toml", "COLUMNS": "120", "LINES": "40",
+               **(env or {})}
         started = time.perf_counter()
         pid, fd = pty.fork()
         if pid == 0:
