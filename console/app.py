@@ -41,6 +41,7 @@ from screens.copy import vm_copy_text
 from screens.help import HelpScreen
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
+from screens.lab_dialog import LabCommands, LabFactory, default_lab
 from screens.metrics import MetricsScreen
 from screens.migrate_dialog import open_migrate_dialog
 from screens.migration_commands import MigrationCommands
@@ -76,12 +77,13 @@ class FleetUpdated(Message):
         return isinstance(message, FleetUpdated)
 
 
-class NovaApp(App[None]):
-    """NovaCron Console."""
+class NovaApp(App[str | None]):
+    """NovaCron Console. Its return value is the context to open next (the lab dialog's
+    "Open the lab context"), or None to quit."""
 
     TITLE = "NovaCron"
     CSS_PATH = THEME_CSS
-    COMMANDS = App.COMMANDS | {FleetCommands, ActionCommands, MigrationCommands}
+    COMMANDS = App.COMMANDS | {FleetCommands, ActionCommands, MigrationCommands, LabCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -147,6 +149,8 @@ class NovaApp(App[None]):
         Tile.ASCII = ascii
         self.ascii = ascii
         self.fleet = fleet
+        self.lab_factory: LabFactory = default_lab
+        """The lab the palette starts and stops (tests give one of their own)."""
         self.read_only = read_only
         self.production = production
         self._theme_name = resolve_theme(theme)

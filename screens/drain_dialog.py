@@ -120,7 +120,7 @@ def open_drain_dialog(app: Any, host: str, origin: str = "tui") -> None:
         return  # e.g. read-only: every move would be refused, so no plan to confirm
     source = next(h for h in snapshot.hosts if h.name == host)
     if source.cannot_migrate:
-        app.notify(f"{host}: {source.cannot_migrate}", severity="warning", timeout=10,
-                   markup=False)
+        app.notify(f"{host}: {source.cannot_migrate} (or \"Start the lab\" in the palette, "
+                   "ctrl+p)", severity="warning", timeout=10, markup=False)
         return
     app.push_screen(DrainDialog(host, plan))

@@ -167,8 +167,8 @@ def open_migrate_dialog(app: Any, vm: VM | None, origin: str = "tui") -> None:
         return
     source = next((h for h in snapshot.hosts if h.name == vm.host), None)
     if source is not None and source.cannot_migrate:
-        app.notify(f"{vm.host}: {source.cannot_migrate}", severity="warning", timeout=10,
-                   markup=False)
+        app.notify(f"{vm.host}: {source.cannot_migrate} (or \"Start the lab\" in the palette, "
+                   "ctrl+p)", severity="warning", timeout=10, markup=False)
         return
     rules = Rules.of(getattr(app, "context_config", None))  # test apps may not have one
     choices = rank_targets(vm, snapshot, tracker_for(app).busy(), limits=rules.limits,

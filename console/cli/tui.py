@@ -46,6 +46,14 @@ def demo_metrics(settings: Settings, name: str, context: Context) -> Iterator[
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
+    """Open the console; when it closes asking for another context (the lab dialog's "Open
+    the lab context"), open that one, re-reading the config the lab just wrote."""
+    while (next_context := _run_once(args)) is not None:
+        args.context = next_context
+    return ExitStatus.OK
+
+
+def _run_once(args: argparse.Namespace) -> str | None:
     settings, _ = load_settings(Path(args.config).expanduser() if args.config else None)
     name, context, read_only = open_context(args)
     with demo_metrics(settings, name, context) as (context, feed):
@@ -62,5 +70,4 @@ def run(args: argparse.Namespace) -> ExitStatus:
             app = NovaApp(fleet, read_only=read_only, production=context.production,
                           keymap=settings.keys, metrics_feed=feed, theme=theme, ascii=ascii,
                           context_config=context, store=context.store)
-        app.run()
-    return ExitStatus.OK
+        return app.run()

@@ -30,6 +30,10 @@ def _lab(args: argparse.Namespace):  # -> Lab; imported late so `--help` needs n
     return Lab(root=Path(args.lab_root), port_offset=args.port_offset)
 
 
+def _step(step: str) -> None:
+    print(f"  {step}", flush=True)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     if problems := preflight.problems():
         print("novacron lab: this machine cannot run the lab yet:", file=sys.stderr)
@@ -43,7 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         status = lab.up(hosts=args.hosts, vms=args.vms, memory_mib=args.memory,
                         accelerator=None if args.accel == "auto" else args.accel,
-                        store=args.store)
+                        store=args.store, progress=_step)
     except (LabError, RuntimeError, OSError, ValueError) as exc:
         print(f"novacron lab: up failed: {exc}", file=sys.stderr)
         print("  (what did start is recorded; `novacron lab down` removes it)", file=sys.stderr)
@@ -61,7 +65,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from console.lab.lab import LabError
     try:
-        removed = _lab(args).down()
+        removed = _lab(args).down(progress=_step)
     except (LabError, RuntimeError, OSError) as exc:
         print(f"novacron lab: down failed: {exc}", file=sys.stderr)
         return EXIT_FAILED

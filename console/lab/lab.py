@@ -11,7 +11,7 @@ import contextlib
 import fcntl
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from console.config import config_path
@@ -43,6 +43,15 @@ DIRS_REGISTRY = image.CACHE_DIR / "created-dirs.json"
 
 class LabError(RuntimeError):
     """A lab operation cannot proceed; the message says what to do."""
+
+
+Progress = Callable[[str], None]
+"""Told each step as it starts ("host labhost2: libvirtd, sshd, exporter"): the CLI prints
+them, the console's lab dialog lists them. Called from the thread running `up`/`down`."""
+
+
+def _silent(_step: str) -> None:
+    pass
 
 
 class Lab:
@@ -99,7 +108,8 @@ class Lab:
     # --- up / down -------------------------------------------------------------------------
 
     def up(self, hosts: int = 3, vms: int = 4, *, memory_mib: int = 128, dirty_pause_s: int = 4,
-           accelerator: str | None = None, store: str = "sqlite") -> LabStatus:
+           accelerator: str | None = None, store: str = "sqlite",
+           progress: Progress = _silent) -> LabStatus:
         """Start `hosts` hosts with `vms` guests each; keep whatever already runs.
 
         Additive: hosts beyond `hosts` and guests already defined (wherever they migrated to)
@@ -109,7 +119,7 @@ class Lab:
         `dirty_pause_s` is the pause between two 32 MiB rewrites in each guest. `store`
         'postgresql' also starts a PostgreSQL (`console.lab.postgres`) and names it as the lab
         contexts' store, so several consoles can rehearse team mode; once started it is kept
-        by later `up`s until `down`.
+        by later `up`s until `down`. `progress` is told each step as it starts.
         """
         if hosts < 1 or vms < 0:
             raise LabError("need at least one host and a non-negative number of guests")
@@ -117,19 +127,23 @@ class Lab:
             raise LabError("\n".join(problems))
         with self._locked():
             st = self.state()
-            self._up(st, hosts, plan(hosts, vms, memory_mib, dirty_pause_s), accelerator, store)
+            self._up(st, hosts, plan(hosts, vms, memory_mib, dirty_pause_s), accelerator, store,
+                     progress)
         return self.status()
 
     def _up(self, st: LabState, hosts: int, guests: list[GuestSpec],
-            accelerator: str | None, store: str = "sqlite") -> None:
+            accelerator: str | None, store: str, say: Progress) -> None:
         def record() -> None:
             save(self.layout.state_file, st)
 
         st.port_offset = self.layout.port_offset
         record()
+        say("accounts: the qemu user and group")
         ensure_qemu_accounts()
+        say("guest image: kernel and initrd (made once, then cached)")
         kernel, initrd = image.ensure_images(self.layout.images_dir)
         if accelerator or not st.accel:
+            say("accelerator: probing whether KVM boots a guest here")
             st.accel = accel.choose(kernel, initrd, accelerator, image.CACHE_DIR / "accel")
             record()
         st.created_dirs += hostdirs.ensure(BIND_TARGETS, DIRS_REGISTRY)
@@ -138,23 +152,29 @@ class Lab:
         self.layout.authorized_keys.write_text(self.layout.ssh_key.with_suffix(".pub").read_text())
         for index in range(1, hosts + 1):
             layout = self.layout.host(index)
+            say(f"host {layout.name}: network namespace, libvirtd, sshd, exporter")
             hs = st.hosts.setdefault(layout.name, HostState(index=index))
             host.start_host(layout, self.layout, hs, record)
         all_hosts = self.hosts()
+        say("bastion: sshd every lab-ssh host is reached through")
         st.bastion = st.bastion or HostState(index=0)
         bastion.start(self.bastion, self.layout.authorized_keys, st.bastion)
         record()
         ssh_access.write(self.layout.ssh_dir, self.bastion, all_hosts, self.layout.ssh_key)
+        say("prometheus: scraping every host's exporter")
         st.prometheus = prometheus.ensure(self.layout, all_hosts, st.prometheus)
         record()
         if store == "postgresql" or st.postgres is not None:
+            say("postgresql: the shared store")
             st.postgres = postgres.ensure(self.layout, st.postgres)
             record()
         conns = {h.index: deploy.connect(h.uri) for h in all_hosts}
         try:
+            say("storage: the novacron-lab pool and its base image on every host")
             for conn in conns.values():
                 pool.ensure_pool(conn, pool.pool_dir(self.layout.images_dir))
             pool.ensure_base_volume(next(iter(conns.values())))
+            say(f"guests: {len(guests)} defined and started")
             names = deploy.ensure_guests(conns, guests, kernel, initrd, st.accel)
         finally:
             for conn in conns.values():
@@ -162,6 +182,7 @@ class Lab:
         st.guests = sorted(set(st.guests) | set(names))
         record()
         if self.write_context:
+            say(f"contexts: lab, lab-prom and lab-ssh written to {self.config_path()}")
             path = self.config_path()
             block = context.context_block([(h.name, h.uri) for h in all_hosts], self.prometheus_url,
                                           ssh_config=str(self.ssh_config),
@@ -178,32 +199,41 @@ class Lab:
                 st.config_path, st.config_created = str(path), created
             record()
 
-    def down(self) -> list[str]:
-        """Remove guests, processes, mounts, created dirs, the context and the lab root."""
+    def down(self, progress: Progress = _silent) -> list[str]:
+        """Remove guests, processes, mounts, created dirs, the context and the lab root;
+        `progress` is told each step as it starts."""
         if not self.layout.state_file.exists():
             return []
+        say = progress
         with self._locked():
             st = self.state()
             recorded = [p for hs in st.hosts.values() for p in hs.procs.values()]
             recorded += [st.prometheus] if st.prometheus is not None else []
             ports = [port for hs in st.hosts.values() for port in self._ports(hs.index)]
+            say(f"guests: {len(st.guests)} destroyed and undefined")
             removed = self._remove_guests(st)
             for hs in st.hosts.values():
+                say(f"host {self.layout.host(hs.index).name}: daemons stopped, namespace removed")
                 host.stop_host(self.layout.host(hs.index), hs)
                 save(self.layout.state_file, st)
             if st.bastion is not None:
+                say("bastion: stopped")
                 bastion.stop_bastion(st.bastion)
                 st.bastion = None
                 save(self.layout.state_file, st)
             if st.prometheus is not None:
+                say("prometheus: stopped")
                 stop(st.prometheus)
                 st.prometheus = None
             if st.postgres is not None:
+                say("postgresql: stopped")
                 stop(st.postgres, timeout=30)  # SIGTERM: a smart shutdown, then SIGKILL
                 st.postgres = None
             if st.config_path:
+                say(f"contexts: lab, lab-prom and lab-ssh removed from {st.config_path}")
                 context.remove_context(Path(st.config_path), delete_if_empty=st.config_created)
             hostdirs.release(st.created_dirs, DIRS_REGISTRY)
+            say("lab root: removed; waiting until every lab process and port is gone")
             self._remove_root()
             # Returns only when the lab is gone: an immediate `lab up` must not meet a daemon
             # still exiting (or not yet reaped) on its ports.

@@ -128,7 +128,8 @@ async def test_the_demo_says_its_hosts_cannot_migrate_and_offers_the_lab(
         await pilot.pause(0.3)
         assert app.screen is inventory, "a migrate dialog opened on simulated hosts"
         said = [str(n.message) for n in app._notifications]
-        assert any("cannot live-migrate" in m and "novacron lab up" in m for m in said), said
+        assert any("cannot live-migrate" in m and "novacron lab up" in m
+                   and "Start the lab" in m for m in said), said
 
 
 def test_the_cli_refuses_to_migrate_a_demo_vm(capsys: pytest.CaptureFixture[str]) -> None:
