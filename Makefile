@@ -27,7 +27,7 @@ APT_PACKAGES := pkg-config gcc libvirt-dev libvirt-daemon libvirt-daemon-driver-
 	postgresql-15 libpq5 \
 	chromium
 
-.PHONY: run test bench lint setup clean
+.PHONY: run test bench lint setup clean pictures
 
 run: setup
 	$(BIN)/novacron $(ARGS)
@@ -39,6 +39,10 @@ test: setup $(VCSIM)
 
 bench: setup $(VCSIM)
 	$(BIN)/python -m tests.bench $(ARGS)
+
+# The README's pictures (docs/*.png): the demo with its Prometheus, each main screen.
+pictures: setup
+	$(BIN)/python -m tests.pictures
 
 lint: setup
 	$(BIN)/ruff check .
