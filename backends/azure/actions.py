@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from backends.base import report_resume_token
 from console.errors import Code, NovaError
 
 from .errors import translate
@@ -135,6 +136,8 @@ class ActionsMixin:
             now = time.time()
             op = Operation(action=action, vm_id=vm_id, token=poller.continuation_token(),
                            started_at=now, updated_at=now, note=NOTES.get(action, ""))
+            if not token:  # into the audit row before the first poll (a resume has one)
+                await report_resume_token(action, op.token)
             return await self.operations.follow(poller, op, timeout_s=limit)
         except TimeoutError as exc:
             raise NovaError(Code.TIMEOUT, detail,

@@ -176,12 +176,15 @@ def _handler(playback: Playback) -> type[BaseHTTPRequestHandler]:
             with playback.lock:
                 playback.log.append(Served(self.command, parts.path, parts.query, status,
                                            handmade, matched))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (OSError, ssl.SSLError):  # the client was killed while its request waited
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

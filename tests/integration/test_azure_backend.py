@@ -174,7 +174,9 @@ async def test_console_restarted_mid_operation_resumes_from_the_token(
         await second.close()
     audit = await store.audit(limit=5)
     assert audit[0].action == "vm.start" and audit[0].status.value == "failed"
-    assert "cancelled" in audit[0].error_message + audit[0].error_cause
+    assert "stopped" in audit[0].error_message and "resumes" in audit[0].error_cause
+    [left] = await store.resumable_actions("azure", 0.0)  # the next console resumes it
+    assert (left.entry.id, left.operation, left.token) == (audit[0].id, "start", tokens[0])
 
 
 async def test_throttled_listing_is_retried(azure: AzureBackend, playback: Playback) -> None:
