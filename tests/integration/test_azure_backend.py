@@ -21,6 +21,7 @@ from backends.azure.lro import Operation
 from backends.azure.source import AzureSource
 from backends.base import SupportsPower
 from console.actions.dispatcher import Dispatcher, Request, Target
+from console.actions.resume import resume_unfinished
 from console.errors import Code, NovaError
 from console.models import VMState
 from console.store import Store, open_store
@@ -177,6 +178,42 @@ async def test_console_restarted_mid_operation_resumes_from_the_token(
     assert "stopped" in audit[0].error_message and "resumes" in audit[0].error_cause
     [left] = await store.resumable_actions("azure", 0.0)  # the next console resumes it
     assert (left.entry.id, left.operation, left.token) == (audit[0].id, "start", tokens[0])
+
+
+async def test_resumed_operation_that_failed_records_azure_s_error_in_the_row(
+        playback: Playback, store: Store) -> None:
+    """A console quits mid-start; the next one resumes it and Azure says the start failed
+    (hand-made AllocationFailed poll): the original row is failed with ARM's code."""
+    first = AzureBackend(source(playback), credential=StaticToken())
+    gate = playback.hold("/operations/c505dc3a")
+    running = asyncio.create_task(dispatcher(first, store).run(Request("vm.start", TARGET)))
+    assert await asyncio.to_thread(gate.arrived.wait, 20)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    gate.release()
+    await first.close()
+    for _ in range(500):  # the held poll is answered (before the failure is queued)
+        if playback.requests("GET", "/operations/c505dc3a"):
+            break
+        await asyncio.sleep(0.02)
+    [left] = await store.resumable_actions("azure", 0.0)
+
+    playback.inject("start-failed")
+    second = AzureBackend(source(playback), credential=StaticToken())
+    seen: list[Operation] = []
+    second.watch_operations(seen.append)
+    try:
+        [resumed] = await resume_unfinished(dispatcher(second, store))
+    finally:
+        await second.close()
+    assert resumed.error is not None and resumed.error.kind is Code.INSUFFICIENT_RESOURCES
+    row = await store.audit_entry(left.entry.id)
+    assert row is not None and row.status.value == "failed"
+    assert "AllocationFailed" in row.error_cause and row.error_code == "NOVA-3002"
+    assert seen[-1].status == "Failed"
+    assert len(playback.requests("POST", "/start")) == 1
+    assert await store.resumable_actions("azure", 0.0) == []  # never resumed twice
 
 
 async def test_throttled_listing_is_retried(azure: AzureBackend, playback: Playback) -> None:
