@@ -32,6 +32,7 @@ BEGIN: dict[str, tuple[str, dict[str, Any]]] = {
     "deallocate": ("begin_deallocate", {}),
     "hibernate": ("begin_deallocate", {"hibernate": True}),
     "delete": ("begin_delete", {}),
+    "resize": ("begin_update", {"parameters": None}),
 }
 """Our action names → the SDK method that starts it and its fixed arguments."""
 
@@ -116,7 +117,7 @@ class ActionsMixin:
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _run(self, action: str, vm_id: str, *, timeout_s: float | None = None,
-                   token: str = "") -> Operation:
+                   token: str = "", args: dict[str, Any] | None = None) -> Operation:
         if self.read_only and not token:
             raise NovaError(Code.READ_ONLY, f"{action} on {self.name}",
                             "this Azure source was opened read-only")
@@ -130,7 +131,8 @@ class ActionsMixin:
         try:
             client = await self.compute(rid.subscription)
             begin = getattr(client.virtual_machines, method)
-            extra = {"continuation_token": token} if token else fixed
+            extra = ({**fixed, "continuation_token": token} if token
+                     else {**fixed, **(args or {})})
             poller = await asyncio.wait_for(begin(rid.resource_group, rid.name, **extra),
                                             max(limit, 1.0))
             now = time.time()

@@ -58,6 +58,8 @@ class Served:
     status: int
     handmade: bool
     matched: bool
+    body: bytes = b""
+    """What the client sent (a PATCH's JSON)."""
 
 
 @dataclass
@@ -167,15 +169,14 @@ def _handler(playback: Playback) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            sent = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             for gate in list(playback.held):
                 gate.wait_if_held(parts.path)
             status, headers, body, handmade, matched = playback.answer(self.command, self.path)
             with playback.lock:
                 playback.log.append(Served(self.command, parts.path, parts.query, status,
-                                           handmade, matched))
+                                           handmade, matched, sent))
             try:
                 self.send_response(status)
                 for name, value in headers.items():

@@ -9,6 +9,7 @@ a real Store; the tests check what the server was asked and what the listing say
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,53 @@ async def test_every_subscription_the_credential_sees(playback: Playback) -> Non
     finally:
         await backend.close()
     assert playback.requests("GET")[0].path == "/subscriptions"
+
+
+GIB = 2**30
+
+
+async def test_resize_picks_the_smallest_size_that_fits_and_follows_the_update(
+        azure: AzureBackend, playback: Playback, store: Store) -> None:
+    """4 vCPU / 14 GiB: Standard_D3_v2 (not D4s_v3, 16 GiB, nor D4_v2, 8 vCPU), sent as a
+    PATCH of hardwareProfile.vmSize and followed (recorded 200 Updating → GET Succeeded)."""
+    await azure.vms()
+    seen: list[Operation] = []
+    azure.watch_operations(seen.append)
+    outcome = await dispatcher(azure, store).run(Request(
+        "vm.resize", TARGET, {"vcpus": 4, "memory_bytes": 14 * GIB}))
+    assert outcome.ok, outcome.error
+    assert "Standard_D3_v2 (4 vCPU, 14 GiB)" in outcome.value.note
+    [patch] = playback.requests("PATCH", "/virtualmachinexeb772750")
+    assert json.loads(patch.body) == {"properties": {"hardwareProfile": {
+        "vmSize": "Standard_D3_v2"}}}
+    polls = [s for s in playback.requests("GET") if s.path.endswith("/virtualmachinexeb772750")]
+    assert polls, "the update was followed to its end"
+    assert [op.action for op in seen] and seen[-1].status == "Succeeded"
+    assert [(e.action, e.status.value) for e in await store.audit(limit=5)] == [
+        ("vm.resize", "ok")]
+    assert playback.unmatched == []
+
+
+async def test_resize_memory_only_keeps_the_vcpus_and_says_what_does_not_exist(
+        azure: AzureBackend, playback: Playback, store: Store) -> None:
+    await azure.vms()
+    door = dispatcher(azure, store)
+    grown = await door.run(Request("vm.resize", TARGET, {"memory_bytes": 14 * GIB}))
+    assert grown.ok, grown.error
+    assert "Standard_D11_v2 (2 vCPU, 14 GiB)" in grown.value.note  # still 2 vCPU
+    too_big = await door.run(Request("vm.resize", TARGET, {"vcpus": 64}))
+    assert too_big.error is not None and too_big.error.kind is Code.INSUFFICIENT_RESOURCES
+    assert "largest is Standard_D4_v2 (8 vCPU, 28 GiB)" in too_big.error.cause
+    assert len(playback.requests("PATCH")) == 1  # nothing sent for the impossible one
+
+
+async def test_resize_that_needs_a_deallocate_says_so(
+        azure: AzureBackend, playback: Playback, store: Store) -> None:
+    await azure.vms()
+    playback.inject("resize-needs-deallocate")
+    outcome = await dispatcher(azure, store).run(Request("vm.resize", TARGET, {"vcpus": 8}))
+    assert outcome.error is not None and outcome.error.kind is Code.INVALID_STATE
+    assert "deallocate it (X), resize, then start it" in outcome.error.cause
+    assert "OperationNotAllowed" in outcome.error.cause  # ARM's own code kept
+    [patch] = playback.requests("PATCH")
+    assert json.loads(patch.body)["properties"]["hardwareProfile"]["vmSize"] == "Standard_D4_v2"
