@@ -230,6 +230,58 @@ class SupportsCaveats(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One long-running operation a backend follows for an action (an Azure LRO), as last
+    seen: the board shows it beside migrations, the audit row keeps its resume token."""
+
+    action: str
+    """The backend's name for what it does (`power_off`, `deallocate`, `start`…)."""
+    vm_id: str
+    token: str
+    """What another process needs to follow it to its end (Azure's continuation token)."""
+    status: str = "InProgress"
+    """The backend's status text: `InProgress`, `Succeeded`, `Failed`, `Canceled`…"""
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    error: str = ""
+    note: str = ""
+    """What the operator should know about the outcome (a powered-off VM is still billed)."""
+
+    @property
+    def done(self) -> bool:
+        return self.status.lower() not in ("inprogress", "")
+
+
+@runtime_checkable
+class SupportsOperations(Protocol):
+    """A backend whose actions are long-running operations it can follow again, from another
+    process, with the token the audit row kept (`report_resume_token`)."""
+
+    def watch_operations(self, on_change: Callable[[Operation], None]) -> None:
+        """Call `on_change` (on the event loop) when an operation starts, changes, ends."""
+        ...
+
+    async def resume_operation(self, action: str, vm_id: str, token: str) -> Operation:
+        """Follow the operation to its true end; raise (NovaError) when it failed."""
+        ...
+
+
+ResumeSink = Callable[[str, str], Awaitable[None]]
+"""(backend action, token): where an action reports the token of its operation."""
+
+resume_tokens: ContextVar[ResumeSink | None] = ContextVar("novacron_resume_tokens", default=None)
+"""Set by the dispatcher around a backend call: the token lands in the action's audit row
+before the operation is followed, so a console restarted mid-way can resume watching it."""
+
+
+async def report_resume_token(action: str, token: str) -> None:
+    """Record the running action's resume token (nothing when nobody listens)."""
+    sink = resume_tokens.get()
+    if sink is not None and token:
+        await sink(action, token)
+
+
 @runtime_checkable
 class SupportsSnapshots(Protocol):
     async def snapshots(self, vm_id: str) -> Sequence[Snapshot]: ...

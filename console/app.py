@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from console.actions.dispatcher import Dispatcher, Target, UnavailableAudit
+from console.actions.operations import OperationsFeed
 from console.actions.registry import ActionSpec
 from console.config import Context
 from console.fleet.last_known import SnapshotKeeper
@@ -45,7 +46,7 @@ from screens.lab_dialog import LabCommands, LabFactory, default_lab
 from screens.metrics import MetricsScreen
 from screens.migrate_dialog import open_migrate_dialog
 from screens.migration_commands import MigrationCommands
-from screens.migrations import MigrationsScreen, recover_migrations
+from screens.migrations import MigrationsScreen, recover_migrations, resume_operations
 from screens.new_vm import open_new_vm_dialog
 from screens.palette import FleetCommands
 from screens.resize_dialog import open_resize_dialog
@@ -142,6 +143,8 @@ class NovaApp(App[str | None]):
         """The one door to mutating calls; opened with the store at mount unless given."""
         self.store: Store | None = None
         """The audit store (None until opened, or when it could not be: actions refused)."""
+        self.operations = OperationsFeed(fleet.backends)
+        """Long-running operations (Azure's) of this context's backends, shown on the board."""
         self.migrations: MigrationTracker | None = None
         """The migration tracker, made by the board on first use (`screens.migrations`)."""
         self._keeper: SnapshotKeeper | None = None
@@ -184,6 +187,7 @@ class NovaApp(App[str | None]):
                 self.fleet_snapshot(self.fleet.snapshot)
             self.set_interval(self._keeper.every_s, self._save_snapshot)
         self.run_worker(recover_migrations(self), group="migrations", name="recover")
+        self.run_worker(resume_operations(self), group="operations", name="resume")
         if self.store is not None:
             # A task, not a worker: it never completes, and `workers.wait_for_complete()`
             # (which tests and scripts use to let actions finish) must not wait for it.

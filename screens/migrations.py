@@ -4,21 +4,26 @@ Cards are redrawn from the tracker twice a second, and only when the tracker cha
 selection survives every redraw. `c` cancels the selected migration (abort job; refused in
 post-copy, as libvirt requires), `p` switches it to post-copy, `x` clears finished cards.
 Migrations started outside this console (another console, `virsh migrate`) are adopted from
-the fleet snapshots the app receives, and shown and cancelled like the others.
+the fleet snapshots the app receives, and shown and cancelled like the others. Below them, the
+cloud's long-running operations (an Azure power-off: VM, action, status, elapsed) from the
+app's `OperationsFeed`, including those resumed after a restart; `x` clears finished ones too.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import Label
+from textual.widgets import Label, Static
 
+from console.actions.operations import OperationRow, OperationsFeed
+from console.actions.resume import resume_unfinished
 from console.errors import Code, NovaError
 from console.migration.adopt import AdoptionWatch
 from console.migration.dispatch import dispatcher_door
@@ -89,6 +94,43 @@ async def recover_migrations(app: Any) -> None:
                    "console: see the board (3)", timeout=6)
 
 
+async def resume_operations(app: Any) -> None:
+    """At start: follow to their end the operations a previous console stopped watching
+    (`console.actions.resume`); they show on the board meanwhile."""
+    dispatcher = getattr(app, "dispatcher", None)
+    if dispatcher is None:
+        return
+    try:
+        resumed = await resume_unfinished(dispatcher)
+    except Exception as exc:  # the console must open even if the audit cannot be read
+        app.notify(f"Could not resume unfinished operations: {exc}", severity="warning",
+                   markup=False)
+        return
+    for done in resumed:
+        if done.skipped:
+            continue
+        outcome = "done" if done.error is None else f"failed: {done.error}"
+        app.notify(f"{done.target.name}: {done.action} left running by a previous console, "
+                   f"watched to its end: {outcome}", markup=False, timeout=8,
+                   severity="information" if done.error is None else "error")
+
+
+def operation_table(rows: list[OperationRow], names: dict[str, str]) -> Table:
+    """VM, action, status, elapsed (and what to know) of each operation."""
+    table = Table(title="Operations", title_justify="left", expand=True, box=None,
+                  padding=(0, 1), header_style="bold")
+    for column in ("VM", "ACTION", "STATUS", "ELAPSED", ""):
+        table.add_column(column, no_wrap=column != "")
+    for row in rows:
+        op = row.op
+        status = Text(op.status, style="green" if op.status == "Succeeded" else
+                      "yellow" if not op.done else "red")
+        table.add_row(names.get(row.key) or op.vm_id.rsplit("/", 1)[-1],
+                      op.action.replace("_", " "), status, f"{row.elapsed_s():.0f} s",
+                      op.error or op.note)
+    return table
+
+
 class MigrationsScreen(Screen[None]):
     """`3` / `:migrations`."""
 
@@ -108,12 +150,16 @@ class MigrationsScreen(Screen[None]):
     MigrationsScreen .column-title { height: 1; text-style: bold; padding: 0 1;
         background: $panel; width: 1fr; }
     MigrationsScreen #board-summary { height: 1; color: $foreground-muted; padding: 0 1; }
+    MigrationsScreen #operations { height: auto; max-height: 12; padding: 0 1;
+        border-top: hkey $panel; }
     MigrationsScreen VerticalScroll { scrollbar-size-vertical: 1; }
     """
 
     def __init__(self) -> None:
         super().__init__(name="migrations")
         self._version = -1
+        self._ops_version = -1
+        self._names: dict[str, str] = {}
         self._cards: dict[str, MigrationCard] = {}
         self._where: dict[str, str] = {}
         self.selected: str | None = None
@@ -125,6 +171,7 @@ class MigrationsScreen(Screen[None]):
                 with Vertical(classes="column"):
                     yield Label(column, id=f"title-{column}", classes="column-title")
                     yield VerticalScroll(id=f"col-{column}")
+        yield Static("", id="operations")
         yield Label("", id="board-summary")
         yield Footer()
 
@@ -146,7 +193,29 @@ class MigrationsScreen(Screen[None]):
         states = self.tracker.states()
         return [s for column in COLUMNS for s in states if s.column == column]
 
+    @property
+    def operations(self) -> OperationsFeed | None:
+        feed = getattr(self.app, "operations", None)
+        return feed if isinstance(feed, OperationsFeed) else None
+
+    def refresh_operations(self) -> None:
+        """Redrawn while one runs (its elapsed time moves) or when the feed changed."""
+        feed = self.operations
+        if feed is None or (feed.version == self._ops_version and not feed.running):
+            return
+        self._ops_version = feed.version
+        rows = feed.rows()
+        panel = self.query_one("#operations", Static)
+        panel.display = bool(rows)
+        missing = {row.key for row in rows} - self._names.keys()
+        snapshot = getattr(self.app, "snapshot", None)
+        if missing and snapshot is not None:  # one pass over the fleet per new VM, not per redraw
+            self._names.update({key: vm.name for vm in snapshot.vms
+                                if (key := f"{vm.backend}/{vm.id}") in missing})
+        panel.update(operation_table(rows, self._names) if rows else "")
+
     def refresh_board(self) -> None:
+        self.refresh_operations()
         tracker = self.tracker
         if tracker.version == self._version:
             return
@@ -242,4 +311,6 @@ class MigrationsScreen(Screen[None]):
 
     def action_clear_finished(self) -> None:
         self.tracker.forget_finished()
+        if self.operations is not None:
+            self.operations.forget_finished()
         self.refresh_board()

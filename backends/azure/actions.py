@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from backends.base import report_resume_token
 from console.errors import Code, NovaError
 
 from .errors import translate
@@ -31,6 +32,7 @@ BEGIN: dict[str, tuple[str, dict[str, Any]]] = {
     "deallocate": ("begin_deallocate", {}),
     "hibernate": ("begin_deallocate", {"hibernate": True}),
     "delete": ("begin_delete", {}),
+    "resize": ("begin_update", {"parameters": None}),
 }
 """Our action names → the SDK method that starts it and its fixed arguments."""
 
@@ -115,7 +117,7 @@ class ActionsMixin:
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _run(self, action: str, vm_id: str, *, timeout_s: float | None = None,
-                   token: str = "") -> Operation:
+                   token: str = "", args: dict[str, Any] | None = None) -> Operation:
         if self.read_only and not token:
             raise NovaError(Code.READ_ONLY, f"{action} on {self.name}",
                             "this Azure source was opened read-only")
@@ -129,12 +131,15 @@ class ActionsMixin:
         try:
             client = await self.compute(rid.subscription)
             begin = getattr(client.virtual_machines, method)
-            extra = {"continuation_token": token} if token else fixed
+            extra = ({**fixed, "continuation_token": token} if token
+                     else {**fixed, **(args or {})})
             poller = await asyncio.wait_for(begin(rid.resource_group, rid.name, **extra),
                                             max(limit, 1.0))
             now = time.time()
             op = Operation(action=action, vm_id=vm_id, token=poller.continuation_token(),
                            started_at=now, updated_at=now, note=NOTES.get(action, ""))
+            if not token:  # into the audit row before the first poll (a resume has one)
+                await report_resume_token(action, op.token)
             return await self.operations.follow(poller, op, timeout_s=limit)
         except TimeoutError as exc:
             raise NovaError(Code.TIMEOUT, detail,

@@ -32,6 +32,7 @@ from .errors import translate
 from .inventory import SizeSpec, hosts_of, size_from_arm, vm_from_arm
 from .lro import Listener, Operations
 from .metrics import MetricsMixin
+from .resize import ResizeMixin
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ def make_credential(kind: CredentialKind) -> AsyncTokenCredential:
     return identity.DefaultAzureCredential()
 
 
-class AzureBackend(ActionsMixin, MetricsMixin):
+class AzureBackend(ActionsMixin, ResizeMixin, MetricsMixin):
     """The VMs of the configured subscriptions (and resource groups), their actions
-    (`ActionsMixin`) and their Azure Monitor metrics (`MetricsMixin`)."""
+    (`ActionsMixin`), resize (`ResizeMixin`) and Azure Monitor metrics (`MetricsMixin`)."""
 
     kind = "azure"
 
@@ -199,16 +200,21 @@ class AzureBackend(ActionsMixin, MetricsMixin):
         merged: dict[str, SizeSpec] = {}
         now = time.monotonic()
         for key in sorted(wanted):
-            cached = self._sizes.get(key)
-            if cached is None or now - cached[0] > self.config.size_cache_s:
-                try:
-                    cached = (now, await self._region_sizes(*key))
-                except Exception as exc:  # sizes are a nicety: the VMs still list
-                    log.warning("%s: no VM sizes for %s: %s", self.name, key[1], exc)
-                    continue
-                self._sizes[key] = cached
-            merged.update(cached[1])
+            try:
+                merged.update(await self.region_sizes(*key, now=now))
+            except Exception as exc:  # sizes are a nicety: the VMs still list
+                log.warning("%s: no VM sizes for %s: %s", self.name, key[1], exc)
         return merged
+
+    async def region_sizes(self, subscription: str, location: str, *,
+                           now: float | None = None) -> dict[str, SizeSpec]:
+        """The VM sizes of a region by lower-case name, cached for `size_cache_s`."""
+        now = time.monotonic() if now is None else now
+        key = (subscription, location)
+        cached = self._sizes.get(key)
+        if cached is None or now - cached[0] > self.config.size_cache_s:
+            cached = self._sizes[key] = (now, await self._region_sizes(subscription, location))
+        return cached[1]
 
     async def _region_sizes(self, subscription: str, location: str) -> dict[str, SizeSpec]:
         client = await self.compute(subscription)

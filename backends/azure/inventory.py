@@ -41,6 +41,8 @@ class SizeSpec:
 
     vcpus: int
     memory_bytes: int
+    name: str = ""
+    """As Azure spells it (`Standard_D2_v2`); the size lists are keyed in lower case."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +175,9 @@ def vm_from_arm(doc: Json, *, backend: str, sizes: Mapping[str, SizeSpec]) -> VM
 
 
 def size_from_arm(size: Any) -> tuple[str, SizeSpec]:
-    return text(size.name).lower(), SizeSpec(int(size.number_of_cores or 0),
-                                             int(size.memory_in_mb or 0) * MIB)
+    name = text(size.name)
+    return name.lower(), SizeSpec(int(size.number_of_cores or 0),
+                                  int(size.memory_in_mb or 0) * MIB, name)
 
 
 def hosts_of(vms: Iterable[VM], backend: str) -> list[Host]:

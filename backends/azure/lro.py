@@ -15,35 +15,16 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from backends.base import Operation
+
+__all__ = ["RUNNING", "SUCCEEDED", "Listener", "Operation", "Operations"]
 
 log = logging.getLogger(__name__)
 
 RUNNING = "InProgress"
 SUCCEEDED = "Succeeded"
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """One Azure long-running operation on one VM, as last seen."""
-
-    action: str
-    """The backend method that started it (`power_off`, `deallocate`, `start`…)."""
-    vm_id: str
-    token: str
-    """`poller.continuation_token()`: persist it to watch the operation after a restart."""
-    status: str = RUNNING
-    """ARM's status text: `InProgress`, `Succeeded`, `Failed`, `Canceled`."""
-    started_at: float = 0.0
-    updated_at: float = 0.0
-    error: str = ""
-    note: str = ""
-    """What the operator should know about the outcome (a powered-off VM is still billed)."""
-
-    @property
-    def done(self) -> bool:
-        return self.status != RUNNING and self.status.lower() not in ("inprogress", "")
 
 
 Listener = Callable[[Operation], None]

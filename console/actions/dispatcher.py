@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from backends.base import Backend, action_key
+from backends.base import Backend, ResumeSink, action_key, resume_tokens
 from console.actions import registry as actions
 from console.actions.registry import ActionSpec, Confirm
 from console.errors import Code, NovaError
@@ -41,6 +41,9 @@ CALL_MARGIN_S = 30.0
 """Added to an action's own timeout (shutdown's wait) for the dispatcher's outer timeout."""
 DEFAULT_CALL_LIMIT_S = 600.0
 BULK_CONCURRENCY = 8
+RESUMABLE_MESSAGE = "not watched to its end: this console stopped"
+RESUMABLE_CAUSE = ("the operation goes on in the cloud; the next console started on this store "
+                   "resumes watching it and records its outcome here")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,11 @@ class Dispatcher:
     def backend(self, name: str) -> Backend | None:
         backends = self._backends() if callable(self._backends) else self._backends
         return backends.get(name)
+
+    def poke(self, backend: str) -> None:
+        """Make the fleet look at `backend` now (a VM of it has just changed)."""
+        if self._poke is not None:
+            self._poke(backend)
 
     def busy_with(self, target: Target) -> str | None:
         """The action id this dispatcher is running on `target`, if any."""
@@ -248,15 +256,22 @@ class Dispatcher:
         started = time.monotonic()
         error: NovaError | None = None
         value: Any = None
+        kept: list[str] = []
+        sink = resume_tokens.set(self._resume_sink(audit_id, kept))
         try:
             value = await self._invoke(request)
         except asyncio.CancelledError:
+            if kept:  # a long-running operation goes on: the next console resumes watching it
+                await self._abandon(audit_id)
+                raise
             cancelled = NovaError(Code.BACKEND_ERROR, "cancelled", "the console stopped "
                                   "waiting; the host may still complete the action")
             await self._finish(audit_id, "failed", time.monotonic() - started, cancelled)
             raise
         except Exception as exc:
             error = as_nova(exc, request)
+        finally:
+            resume_tokens.reset(sink)
         duration = time.monotonic() - started
         status: Status = "ok" if error is None else "failed"
         await self._finish(audit_id, status, duration, error)
@@ -303,6 +318,29 @@ class Dispatcher:
             )
         except Exception as exc:  # the call happened; losing the outcome must not hide that
             log.error("audit: could not record the outcome of #%s: %s", audit_id, exc)
+
+    def _resume_sink(self, audit_id: int, kept: list[str]) -> ResumeSink:
+        """Where the backend reports its operation's resume token: the action's audit row."""
+
+        async def keep(operation: str, token: str) -> None:
+            record = getattr(self.audit, "record_resume", None)
+            if record is None:
+                return
+            try:
+                await record(audit_id, operation, token)
+            except Exception as exc:  # the action goes on; only a restart cannot resume it
+                log.error("audit: could not keep the resume token of #%s: %s", audit_id, exc)
+                return
+            kept.append(operation)
+
+        return keep
+
+    async def _abandon(self, audit_id: int) -> None:
+        abandon = getattr(self.audit, "abandon_action", None)
+        try:
+            await abandon(audit_id, RESUMABLE_MESSAGE, RESUMABLE_CAUSE)  # type: ignore[misc]
+        except Exception as exc:
+            log.error("audit: could not leave #%s for the next console: %s", audit_id, exc)
 
     async def _refused(self, request: Request, error: NovaError) -> int | None:
         try:

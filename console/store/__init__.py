@@ -25,12 +25,13 @@ from console.store.fleet_snapshots import FleetSnapshots
 from console.store.holder import Holder, TargetBusy
 from console.store.location import Location, parse
 from console.store.migration_rows import MigrationHistory
+from console.store.resume_rows import Resumable, ResumableActions
 from console.store.saved_filters import SavedFilters
 from console.store.schema import SCHEMA_VERSION
 from console.store.sqlite import SqliteEngine
 
-__all__ = ["SCHEMA_VERSION", "Activity", "DuplicateAction", "Holder", "Store", "StoreError",
-           "TargetBusy", "default_path", "open_store"]
+__all__ = ["SCHEMA_VERSION", "Activity", "DuplicateAction", "Holder", "Resumable", "Store",
+           "StoreError", "TargetBusy", "default_path", "open_store"]
 
 DB_NAME = "novacron.db"
 
@@ -40,7 +41,8 @@ def default_path() -> Path:
     return state_dir() / DB_NAME
 
 
-class Store(AuditLog, MigrationHistory, FleetSnapshots, SavedFilters, ActivityFeed):
+class Store(AuditLog, MigrationHistory, FleetSnapshots, SavedFilters, ActivityFeed,
+            ResumableActions):
     """The store, whichever engine: open it with `Store.open(...)` or `open_store(...)`."""
 
     @classmethod

@@ -87,6 +87,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE migration ADD COLUMN pid INTEGER",
         "ALTER TABLE migration ADD COLUMN hostname TEXT NOT NULL DEFAULT ''",
     ),
+    # 4: an action that is a long-running operation (Azure) keeps what resumes watching it.
+    (
+        "ALTER TABLE audit ADD COLUMN resume_json TEXT NOT NULL DEFAULT ''",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,6 +21,7 @@ from console.models import VMState
 from console.store import Store
 from screens.confirm import ConfirmScreen
 from tests import settle, wait_for
+from tests.functional.test_azure_resume import panel_text
 from tests.integration.azure_playback import (
     RECORDED_VM,
     SUBSCRIPTION,
@@ -82,6 +83,13 @@ async def test_inventory_lists_azure_vms_and_powers_one_off(console: Any, arm: P
     assert len(polls) == 3  # the recorded InProgress → Succeeded, then the Location GET
     entries = await store.audit(limit=5)
     assert [(e.action, e.status.value) for e in entries] == [("vm.shutdown", "ok")]
+    await pilot.press("3")  # the board shows the operation beside the migrations
+    board = panel_text(app)
+    assert "virtualmachinexeb772750" in board and "power off" in board, board
+    assert "Succeeded" in board and "still billed" in board, board
+    await pilot.press("x")  # cleared with the finished migrations
+    await wait_for(pilot, lambda: not app.screen.query_one("#operations").display,
+                   what="the finished operation cleared")
 
 
 async def test_libvirt_and_azure_in_one_inventory(arm: Playback, tmp_path: Path) -> None:

@@ -58,6 +58,8 @@ class Served:
     status: int
     handmade: bool
     matched: bool
+    body: bytes = b""
+    """What the client sent (a PATCH's JSON)."""
 
 
 @dataclass
@@ -167,21 +169,23 @@ def _handler(playback: Playback) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            sent = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             for gate in list(playback.held):
                 gate.wait_if_held(parts.path)
             status, headers, body, handmade, matched = playback.answer(self.command, self.path)
             with playback.lock:
                 playback.log.append(Served(self.command, parts.path, parts.query, status,
-                                           handmade, matched))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                                           handmade, matched, sent))
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (OSError, ssl.SSLError):  # the client was killed while its request waited
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

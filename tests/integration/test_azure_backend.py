@@ -9,6 +9,7 @@ a real Store; the tests check what the server was asked and what the listing say
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from backends.azure.lro import Operation
 from backends.azure.source import AzureSource
 from backends.base import SupportsPower
 from console.actions.dispatcher import Dispatcher, Request, Target
+from console.actions.resume import resume_unfinished
 from console.errors import Code, NovaError
 from console.models import VMState
 from console.store import Store, open_store
@@ -174,7 +176,45 @@ async def test_console_restarted_mid_operation_resumes_from_the_token(
         await second.close()
     audit = await store.audit(limit=5)
     assert audit[0].action == "vm.start" and audit[0].status.value == "failed"
-    assert "cancelled" in audit[0].error_message + audit[0].error_cause
+    assert "stopped" in audit[0].error_message and "resumes" in audit[0].error_cause
+    [left] = await store.resumable_actions("azure", 0.0)  # the next console resumes it
+    assert (left.entry.id, left.operation, left.token) == (audit[0].id, "start", tokens[0])
+
+
+async def test_resumed_operation_that_failed_records_azure_s_error_in_the_row(
+        playback: Playback, store: Store) -> None:
+    """A console quits mid-start; the next one resumes it and Azure says the start failed
+    (hand-made AllocationFailed poll): the original row is failed with ARM's code."""
+    first = AzureBackend(source(playback), credential=StaticToken())
+    gate = playback.hold("/operations/c505dc3a")
+    running = asyncio.create_task(dispatcher(first, store).run(Request("vm.start", TARGET)))
+    assert await asyncio.to_thread(gate.arrived.wait, 20)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    gate.release()
+    await first.close()
+    for _ in range(500):  # the held poll is answered (before the failure is queued)
+        if playback.requests("GET", "/operations/c505dc3a"):
+            break
+        await asyncio.sleep(0.02)
+    [left] = await store.resumable_actions("azure", 0.0)
+
+    playback.inject("start-failed")
+    second = AzureBackend(source(playback), credential=StaticToken())
+    seen: list[Operation] = []
+    second.watch_operations(seen.append)
+    try:
+        [resumed] = await resume_unfinished(dispatcher(second, store))
+    finally:
+        await second.close()
+    assert resumed.error is not None and resumed.error.kind is Code.INSUFFICIENT_RESOURCES
+    row = await store.audit_entry(left.entry.id)
+    assert row is not None and row.status.value == "failed"
+    assert "AllocationFailed" in row.error_cause and row.error_code == "NOVA-3002"
+    assert seen[-1].status == "Failed"
+    assert len(playback.requests("POST", "/start")) == 1
+    assert await store.resumable_actions("azure", 0.0) == []  # never resumed twice
 
 
 async def test_throttled_listing_is_retried(azure: AzureBackend, playback: Playback) -> None:
@@ -263,3 +303,53 @@ async def test_every_subscription_the_credential_sees(playback: Playback) -> Non
     finally:
         await backend.close()
     assert playback.requests("GET")[0].path == "/subscriptions"
+
+
+GIB = 2**30
+
+
+async def test_resize_picks_the_smallest_size_that_fits_and_follows_the_update(
+        azure: AzureBackend, playback: Playback, store: Store) -> None:
+    """4 vCPU / 14 GiB: Standard_D3_v2 (not D4s_v3, 16 GiB, nor D4_v2, 8 vCPU), sent as a
+    PATCH of hardwareProfile.vmSize and followed (recorded 200 Updating → GET Succeeded)."""
+    await azure.vms()
+    seen: list[Operation] = []
+    azure.watch_operations(seen.append)
+    outcome = await dispatcher(azure, store).run(Request(
+        "vm.resize", TARGET, {"vcpus": 4, "memory_bytes": 14 * GIB}))
+    assert outcome.ok, outcome.error
+    assert "Standard_D3_v2 (4 vCPU, 14 GiB)" in outcome.value.note
+    [patch] = playback.requests("PATCH", "/virtualmachinexeb772750")
+    assert json.loads(patch.body) == {"properties": {"hardwareProfile": {
+        "vmSize": "Standard_D3_v2"}}}
+    polls = [s for s in playback.requests("GET") if s.path.endswith("/virtualmachinexeb772750")]
+    assert polls, "the update was followed to its end"
+    assert [op.action for op in seen] and seen[-1].status == "Succeeded"
+    assert [(e.action, e.status.value) for e in await store.audit(limit=5)] == [
+        ("vm.resize", "ok")]
+    assert playback.unmatched == []
+
+
+async def test_resize_memory_only_keeps_the_vcpus_and_says_what_does_not_exist(
+        azure: AzureBackend, playback: Playback, store: Store) -> None:
+    await azure.vms()
+    door = dispatcher(azure, store)
+    grown = await door.run(Request("vm.resize", TARGET, {"memory_bytes": 14 * GIB}))
+    assert grown.ok, grown.error
+    assert "Standard_D11_v2 (2 vCPU, 14 GiB)" in grown.value.note  # still 2 vCPU
+    too_big = await door.run(Request("vm.resize", TARGET, {"vcpus": 64}))
+    assert too_big.error is not None and too_big.error.kind is Code.INSUFFICIENT_RESOURCES
+    assert "largest is Standard_D4_v2 (8 vCPU, 28 GiB)" in too_big.error.cause
+    assert len(playback.requests("PATCH")) == 1  # nothing sent for the impossible one
+
+
+async def test_resize_that_needs_a_deallocate_says_so(
+        azure: AzureBackend, playback: Playback, store: Store) -> None:
+    await azure.vms()
+    playback.inject("resize-needs-deallocate")
+    outcome = await dispatcher(azure, store).run(Request("vm.resize", TARGET, {"vcpus": 8}))
+    assert outcome.error is not None and outcome.error.kind is Code.INVALID_STATE
+    assert "deallocate it (X), resize, then start it" in outcome.error.cause
+    assert "OperationNotAllowed" in outcome.error.cause  # ARM's own code kept
+    [patch] = playback.requests("PATCH")
+    assert json.loads(patch.body)["properties"]["hardwareProfile"]["vmSize"] == "Standard_D4_v2"

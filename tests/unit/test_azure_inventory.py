@@ -19,6 +19,7 @@ from backends.azure.inventory import (
     vm_from_arm,
     vm_state,
 )
+from backends.azure.resize import smallest_fit
 from backends.azure.source import AzureSource
 from console.config import load_settings, resolve_context
 from console.errors import NovaError
@@ -82,7 +83,7 @@ def test_unknown_size_leaves_capacity_unknown() -> None:
 def test_sizes_and_leftover_disks() -> None:
     name, spec = size_from_arm(VirtualMachineSize({"name": "Standard_D4s_v3",
                                                    "numberOfCores": 4, "memoryInMB": 16384}))
-    assert (name, spec) == ("standard_d4s_v3", SizeSpec(4, 16 * 2**30))
+    assert (name, spec) == ("standard_d4s_v3", SizeSpec(4, 16 * 2**30, "Standard_D4s_v3"))
     storage = {
         "osDisk": {"name": "os", "deleteOption": "Delete", "managedDisk": {"id": "/d/os"}},
         "dataDisks": [{"lun": 0, "name": "data", "deleteOption": "Detach",
@@ -131,3 +132,15 @@ def test_a_typo_in_an_azure_entry_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(NovaError) as caught:
         load_settings(path)
     assert "subscription" in str(caught.value) and "subscriptions" in str(caught.value)
+
+
+def test_smallest_fit_prefers_fewest_vcpus_then_least_memory() -> None:
+    sizes = [SizeSpec(2, 7 * 2**30, "Standard_D2_v2"), SizeSpec(2, 14 * 2**30, "Standard_D11_v2"),
+             SizeSpec(4, 14 * 2**30, "Standard_D3_v2"), SizeSpec(4, 16 * 2**30, "Standard_D4s_v3"),
+             SizeSpec(8, 28 * 2**30, "Standard_D4_v2")]
+    cases = [((1, 1), "Standard_D2_v2"), ((2, 8 * 2**30), "Standard_D11_v2"),
+             ((3, 0), "Standard_D3_v2"), ((4, 15 * 2**30), "Standard_D4s_v3"),
+             ((2, 20 * 2**30), "Standard_D4_v2"), ((9, 0), None)]
+    for (vcpus, memory), expected in cases:
+        chosen = smallest_fit(sizes, vcpus, memory)
+        assert (chosen.name if chosen else None) == expected, (vcpus, memory)

@@ -188,7 +188,7 @@ async def test_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "novacron.db"
     v1_database(path)
     async with open_store(path) as store:
-        assert await store.schema_version() == SCHEMA_VERSION == 3
+        assert await store.schema_version() == SCHEMA_VERSION == 4
         assert [e.idempotency_key for e in await store.audit()] == ["k3", "k2", "k1"]
         # A row without a pid (an old console's) holds for the default deadline only.
         with pytest.raises(TargetBusy, match="host \\?"):
@@ -198,7 +198,7 @@ async def test_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
         assert older.error_message == "abandoned (no outcome by its deadline)"
     with sqlite3.connect(path) as conn:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
-        assert {"pid", "pid_start", "hostname", "deadline_at", "abandoned_at"} <= columns
+        assert {"pid", "pid_start", "hostname", "deadline_at", "abandoned_at", "resume_json"} <= columns
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

@@ -117,6 +117,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TRIGGER migration_activity AFTER INSERT OR UPDATE OF phase ON migration"
         " FOR EACH ROW EXECUTE FUNCTION novacron_migration_activity()",
     ),
+    # 2: an action that is a long-running operation (Azure) keeps what resumes watching it.
+    (
+        "ALTER TABLE audit ADD COLUMN resume_json text NOT NULL DEFAULT ''",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
