@@ -26,11 +26,13 @@ from console.models import VM, Host
 
 from . import patch
 from .actions import PowerMixin, SnapshotsMixin
+from .create import CreateMixin
 from .errors import translate
 from .events import WAIT_S, UpdateStream
 from .inventory import VIEW_TYPES, Inventory, as_records, build, filter_spec, retrieve
 from .metrics import MetricsMixin
 from .migration import MigrationMixin
+from .resize import ResizeMixin
 from .session import Endpoint, Session
 
 T = TypeVar("T")
@@ -54,7 +56,8 @@ class CallStats:
     """Polls answered from the inventory the update stream patched, with no retrieval."""
 
 
-class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin):
+class VsphereBackend(PowerMixin, SnapshotsMixin, MigrationMixin, MetricsMixin, CreateMixin,
+                     ResizeMixin):
     """One vCenter Server (or standalone ESXi): every host and VM it manages."""
 
     kind = "vsphere"

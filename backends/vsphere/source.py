@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backends.base import Backend, BackendKind, SourceConfig
 
@@ -99,6 +99,24 @@ class VsphereSource(SourceConfig):
         return split_host(self.host)
 
 
+class VsphereTemplate(BaseModel):
+    """The vSphere fields of a template: a template VM (or any VM) to clone, and where the
+    clone goes. Empty placement fields follow the scheduler's host: its cluster's root
+    resource pool, the template's folder and datastore."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template_vm: str = Field(min_length=1, description=(
+        "The VM to clone: its name (unique in the source) or inventory path (DC0/vm/tpl)."))
+    folder: str = Field("", description="VM folder inventory path (e.g. DC0/vm/web); empty: "
+                        "the template's folder.")
+    resource_pool: str = Field("", description=(
+        "Inventory path of a resource pool or cluster (DC0/host/C0/Resources, DC0/host/C0); "
+        "empty: the chosen host's cluster root pool."))
+    datastore: str = Field("", description="Datastore name for the clone; empty: the template's.")
+    power_on: bool = Field(True, description="Power the new VM on once it is made.")
+
+
 def open_source(config: VsphereSource, *, read_only: bool) -> Backend:
     from .backend import VsphereBackend  # pyVmomi loads here, when a context uses vSphere
     from .session import Endpoint
@@ -116,4 +134,5 @@ KIND = BackendKind(
     description="A vCenter Server or ESXi host through pyVmomi: inventory in one property "
                 "retrieval, live updates, lifecycle, snapshots, vMotion, performance counters.",
     example={"kind": "vsphere", "name": "vc-fra", "host": "vc-fra.example.com"},
+    template=VsphereTemplate,
 )
