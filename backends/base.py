@@ -443,6 +443,14 @@ class SupportsResize(Protocol):
 
 
 @runtime_checkable
+class SupportsDiskGrowth(Protocol):
+    async def grow_disk(self, vm_id: str, *, disk: str = "vda", size_bytes: int) -> Resized:
+        """Enlarge one virtual disk (never shrink); the note names the guest-side step
+        (growpart, resize2fs) the operator still has to run."""
+        ...
+
+
+@runtime_checkable
 class SupportsMetrics(Protocol):
     """Current figures, chart series and alerts (Prometheus, CloudWatch, Azure Monitor,
     vSphere's PerformanceManager). Targets are `vm:<backend>/<id>` or `host:<name>`."""

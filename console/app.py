@@ -24,7 +24,7 @@ from textual.screen import Screen
 
 from console.actions.dispatcher import Dispatcher, Target, UnavailableAudit
 from console.actions.operations import OperationsFeed
-from console.actions.registry import ActionSpec
+from console.actions.registry import GROW_DISK, ActionSpec
 from console.config import Context
 from console.fleet.last_known import SnapshotKeeper
 from console.fleet.metrics_feed import MetricsFeed
@@ -335,7 +335,7 @@ class NovaApp(App[str | None]):
         elif spec.opens == "resize":
             vms = self.snapshot.vms if self.snapshot is not None else ()
             open_resize_dialog(self, next((vm for vm in vms if vm.key == target.key), None),
-                               origin=origin)
+                               origin=origin, disk=spec.id == GROW_DISK)
         else:
             raise ValueError(f"{spec.id} opens {spec.opens!r}, a screen this app does not know")
 

@@ -1,4 +1,5 @@
-"""Resize a VM: vCPUs and memory. The result says whether it applied live or at next boot."""
+"""Resize a VM: vCPUs and memory, and grow a disk. The result says whether it applied live or
+at next boot, and for a disk what is left to do inside the guest."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from console.actions.dispatcher import Request
-from console.actions.registry import RESIZE
+from console.actions.registry import GROW_DISK, RESIZE
 from console.errors import NovaError
 from console.models import VM
-from console.provision.resize import resize_request
+from console.provision.resize import grow_disk_request, resize_request
 from console.provision.templates import parse_size
 from screens.console_app import console_app
 from screens.run_action import notify, refuse_up_front, target_of
@@ -41,10 +42,12 @@ class ResizeDialog(ModalScreen[None]):
     ResizeDialog Button { margin-left: 2; }
     """
 
-    def __init__(self, vm: VM, origin: str = "tui") -> None:
+    def __init__(self, vm: VM, origin: str = "tui", *, disk: bool = False) -> None:
         super().__init__()
         self.vm = vm
         self.origin = origin
+        self.disk_first = disk
+        """Opened to grow a disk (its key): the disk size field has the focus."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -56,6 +59,12 @@ class ResizeDialog(ModalScreen[None]):
             with Horizontal(classes="row"):
                 yield Label("memory")
                 yield SteadyInput(placeholder="e.g. 512MiB, 8GiB", id="memory")
+            with Horizontal(classes="row"):
+                yield Label("disk")
+                yield SteadyInput(placeholder="vda", id="disk")
+            with Horizontal(classes="row"):
+                yield Label("grow to")
+                yield SteadyInput(placeholder="e.g. 20GiB (a disk only grows)", id="disk_size")
             yield Static("", id="result")
             yield Label("", id="refusal")
             with Horizontal(id="buttons"):
@@ -63,49 +72,64 @@ class ResizeDialog(ModalScreen[None]):
                 yield Button("Resize", id="go", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#vcpus", SteadyInput).focus()
+        self.query_one("#disk_size" if self.disk_first else "#vcpus", SteadyInput).focus()
 
-    def request(self) -> Request:
-        vcpus = self.query_one("#vcpus", SteadyInput).value.strip()
-        memory = self.query_one("#memory", SteadyInput).value.strip()
-        return resize_request(self.vm, vcpus=int(vcpus) if vcpus else None,
-                              memory_bytes=parse_size(memory) if memory else None,
-                              origin=self.origin)
+    def _field(self, name: str) -> str:
+        return self.query_one(f"#{name}", SteadyInput).value.strip()
+
+    def requests(self) -> list[Request]:
+        """A resize when vCPUs or memory are given, a disk growth when a size is given."""
+        vcpus, memory, disk_size = self._field("vcpus"), self._field("memory"), self._field("disk_size")
+        made = []
+        if vcpus or memory or not disk_size:
+            made.append(resize_request(self.vm, vcpus=int(vcpus) if vcpus else None,
+                                       memory_bytes=parse_size(memory) if memory else None,
+                                       origin=self.origin))
+        if disk_size:
+            made.append(grow_disk_request(self.vm, disk=self._field("disk") or "vda",
+                                          size_bytes=parse_size(disk_size), origin=self.origin))
+        return made
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:
         try:
-            request = self.request()
+            requests = self.requests()
         except (NovaError, ValueError) as err:
             self.query_one("#refusal", Label).update(Text(f"Refused: {err}"))
             return
-        self.resize(request)
+        self.query_one("#refusal", Label).update("")
+        self.resize(requests)
 
     @work(group="actions", name="action:vm.resize")
-    async def resize(self, request: Request) -> None:
+    async def resize(self, requests: list[Request]) -> None:
         dispatcher = console_app(self.app).dispatcher
         if dispatcher is None:
             return
-        outcome = await dispatcher.run(request)
-        if outcome.ok:
-            text = f"done: {outcome.value.note}"
-            notify(self.app, f"Resized {self.vm.name}: {outcome.value.note}")
-        else:
-            text = f"{outcome.status}: {outcome.error}"
-            notify(self.app, f"Resize {self.vm.name}: {outcome.error}", severity="error")
-        self.query_one("#result", Static).update(Text(text))
+        lines = []
+        for request in requests:
+            what = "Resize" if request.action == RESIZE else "Grow disk"
+            outcome = await dispatcher.run(request)
+            if outcome.ok:
+                lines.append(f"done: {outcome.value.note}")
+                notify(self.app, f"{what} {self.vm.name}: {outcome.value.note}")
+            else:
+                lines.append(f"{outcome.status}: {outcome.error}")
+                notify(self.app, f"{what} {self.vm.name}: {outcome.error}", severity="error")
+        self.query_one("#result", Static).update(Text("\n".join(lines)))
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def open_resize_dialog(app: Any, vm: VM | None, origin: str = "tui") -> None:
+def open_resize_dialog(app: Any, vm: VM | None, origin: str = "tui", *, disk: bool = False) -> None:
     """The dialog, unless the dispatcher would refuse a resize of `vm` anyway (read-only,
-    a backend that cannot resize, a busy VM): then refused, audited and shown at once."""
+    a backend that cannot resize, a busy VM): then refused, audited and shown at once.
+    `disk`: opened to grow a disk (the refusal is then about that)."""
     if vm is None:
         app.notify("Select a VM to resize", severity="warning", timeout=3)
         return
-    if refuse_up_front(app, [Request(RESIZE, target_of(vm), {}, origin=origin)]):
+    action = GROW_DISK if disk else RESIZE
+    if refuse_up_front(app, [Request(action, target_of(vm), {}, origin=origin)]):
         return
-    app.push_screen(ResizeDialog(vm, origin))
+    app.push_screen(ResizeDialog(vm, origin, disk=disk))

@@ -100,6 +100,7 @@ class ResizeMixin:
 
     def _grow_disk(self, vm_id: str, disk: str, size_bytes: int) -> Resized:
         dom = self.domain(vm_id)
+        path = self._disk_path(dom, disk)  # refuses a disk the VM does not have, by name
         current = dom.blockInfo(disk)[0]
         if size_bytes <= current:
             raise NovaError(Code.CONFIG_INVALID, f"{disk} of {dom.name()} is {_mib(current)}",
@@ -109,14 +110,22 @@ class ResizeMixin:
         if dom.isActive():
             dom.blockResize(disk, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
             return Resized(live=True, note=f"{disk} is now {_mib(size_bytes)}; {guest}")
-        self.connection().storageVolLookupByPath(self._disk_path(dom, disk)).resize(size_bytes, 0)
+        self.connection().storageVolLookupByPath(path).resize(size_bytes, 0)
         return Resized(live=False, note=f"{disk} is now {_mib(size_bytes)}; when it starts, {guest}")
 
     @staticmethod
     def _disk_path(dom: libvirt.virDomain, disk: str) -> str:
-        for element in ET.fromstring(dom.XMLDesc(0)).findall("./devices/disk"):
+        """The file behind the disk `disk` (its target name); NOVA-1001 naming the VM's disks
+        when it has none of that name."""
+        names = []
+        for element in ET.fromstring(dom.XMLDesc(0)).findall("./devices/disk[@device='disk']"):
             target = element.find("target")
             source = element.find("source")
-            if target is not None and target.get("dev") == disk and source is not None:
+            if target is None:
+                continue
+            names.append(target.get("dev", ""))
+            if target.get("dev") == disk and source is not None and source.get("file"):
                 return source.get("file", "")
-        raise NovaError(Code.VM_NOT_FOUND, f"disk {disk} of {dom.name()}", "no such disk")
+        raise NovaError(Code.CONFIG_INVALID, f"disk {disk} of {dom.name()}",
+                        f"it has no file-backed disk of that name (its disks: "
+                        f"{', '.join(names) or 'none'})")

@@ -19,6 +19,7 @@ from backends.base import (
     NewVM,
     SupportsCreate,
     SupportsDeallocate,
+    SupportsDiskGrowth,
     SupportsMigration,
     SupportsPower,
     SupportsResize,
@@ -130,6 +131,7 @@ _SNAPSHOT_NAME = Param("snapshot", str, None, "snapshot name", required=True, ar
 
 MIGRATE, CANCEL_MIGRATION, POST_COPY = "vm.migrate", "vm.migrate_cancel", "vm.migrate_post_copy"
 CREATE, RESIZE = "vm.create", "vm.resize"
+GROW_DISK = "vm.grow_disk"
 
 
 def _create_vm(backend: Any, _vm_id: str, params: dict[str, object]) -> Awaitable[Any]:
@@ -271,6 +273,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         params=(Param("vcpus", int, None, "vCPUs"),
                 Param("memory_bytes", int, None, "memory in bytes")),
         result_note=_resized, cli=False, opens="resize",
+    ),
+    ActionSpec(
+        GROW_DISK, "Grow disk", "E", TargetKind.VM, SupportsDiskGrowth, "grow_disk",
+        Risk.DISRUPTIVE, Confirm.NONE, "grow-disk",
+        "Enlarge a virtual disk (it cannot shrink back); the guest then grows its partition "
+        "and file system.",
+        params=(Param("disk", str, "vda", "the disk's target name (vda, sda)"),
+                Param("size_bytes", int, None, "new size in bytes", required=True)),
+        result_note=_resized, cli=False, opens="resize",  # `vm grow-disk --size 20GiB`
     ),
 
 )

@@ -1,4 +1,4 @@
-"""`novacron vm create`, `novacron vm resize` and `novacron template list`.
+"""`novacron vm create`, `novacron vm resize`, `novacron vm grow-disk` and `novacron template list`.
 
 Both actions go through the dispatcher (read-only refuses them, the audit records them). A
 create prints, for each VM, the scheduler's ranking with its reasons and the host chosen,
@@ -14,19 +14,21 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from console.actions import registry as actions
-from console.actions.dispatcher import Dispatcher, Outcome
+from console.actions.dispatcher import Dispatcher, Outcome, Request
 from console.cli.actions import outcome_json, print_outcomes
 from console.cli.common import ascii_safe, fleet_of, open_context
 from console.cli.exit import ExitStatus, exit_for, exit_for_all
 from console.errors import NovaError
 from console.fleet.resolve import resolve_vm
+from console.models import VM
 from console.provision import create, templates
 from console.provision.create import CreateRequest, Planned
-from console.provision.resize import resize_request
+from console.provision.resize import grow_disk_request, resize_request
 from console.store import Store
 
 
@@ -57,6 +59,14 @@ def add_parsers(sub: Any, vm_sub: Any) -> None:
     r.add_argument("--memory", type=_size, help="memory, e.g. 8GiB")
     r.add_argument("--json", action="store_true", help="JSON output")
     r.set_defaults(func=cmd_resize)
+
+    g = vm_sub.add_parser("grow-disk", help="enlarge a VM's disk (the guest then grows its "
+                          "partition and file system)")
+    g.add_argument("names", nargs="+", metavar="NAME")
+    g.add_argument("--disk", default="vda", help="the disk's target name (default vda)")
+    g.add_argument("--size", type=_size, required=True, help="the new size, e.g. 20GiB")
+    g.add_argument("--json", action="store_true", help="JSON output")
+    g.set_defaults(func=cmd_grow_disk)
 
     t = sub.add_parser("template", help="what new VMs are made from")
     t_sub = t.add_subparsers(dest="template_command", required=True)
@@ -114,7 +124,7 @@ async def _create(args: argparse.Namespace, request: CreateRequest) -> int:
             return exit_for(err)
         if not args.json:
             _print_plan(planned)
-        store = await Store.open()
+        store = await Store.open(context.store)
         try:
             dispatcher = Dispatcher(fleet.backends, audit=store, context=context_name,
                                     read_only=read_only)
@@ -144,22 +154,30 @@ def _created_json(outcome: Outcome, p: Planned) -> dict[str, Any]:
 
 
 def cmd_resize(args: argparse.Namespace) -> int:
-    return asyncio.run(_resize(args))
+    def request(vm: VM) -> Request:
+        return resize_request(vm, vcpus=args.vcpus, memory_bytes=args.memory, origin="cli")
+
+    return asyncio.run(_resize(args, request, actions.RESIZE))
 
 
-async def _resize(args: argparse.Namespace) -> int:
+def cmd_grow_disk(args: argparse.Namespace) -> int:
+    def request(vm: VM) -> Request:
+        return grow_disk_request(vm, disk=args.disk, size_bytes=args.size, origin="cli")
+
+    return asyncio.run(_resize(args, request, actions.GROW_DISK))
+
+
+async def _resize(args: argparse.Namespace, request: Callable[[VM], Request], action: str) -> int:
     context_name, context, read_only = open_context(args)
     fleet = fleet_of(context_name, context, read_only=read_only)
     try:
         snapshot = await fleet.poll_once()
         try:
-            requests = [resize_request(resolve_vm(snapshot.vms, ref), vcpus=args.vcpus,
-                                       memory_bytes=args.memory, origin="cli")
-                        for ref in args.names]
+            requests = [request(resolve_vm(snapshot.vms, ref)) for ref in args.names]
         except NovaError as err:
             print(f"novacron: {ascii_safe(str(err))}", file=sys.stderr)
             return exit_for(err)
-        store = await Store.open()
+        store = await Store.open(context.store)
         try:
             dispatcher = Dispatcher(fleet.backends, audit=store, context=context_name,
                                     read_only=read_only)
@@ -174,5 +192,5 @@ async def _resize(args: argparse.Namespace) -> int:
         json.dump(rows, sys.stdout, indent=2, ensure_ascii=True)
         print()
     else:
-        print_outcomes(actions.get(actions.RESIZE), outcomes, as_json=False)
+        print_outcomes(actions.get(action), outcomes, as_json=False)
     return exit_for_all(o.error for o in outcomes)

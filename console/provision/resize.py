@@ -1,13 +1,17 @@
-"""Resize a VM (vCPUs, memory) through the dispatcher: the request and its validation.
+"""Resize a VM (vCPUs, memory) or grow one of its disks through the dispatcher: the requests
+and their validation.
 
 Whether it applies live or at the next boot is the backend's to say (`Resized.live`, `note`):
-libvirt changes a running guest up to its maximum; EC2 and Azure need the VM stopped.
+libvirt changes a running guest up to its maximum; EC2 and Azure need the VM stopped. A grown
+disk needs a step inside the guest, which the backend's note names.
 """
 
 from __future__ import annotations
 
+import re
+
 from console.actions.dispatcher import Request, Target
-from console.actions.registry import RESIZE
+from console.actions.registry import GROW_DISK, RESIZE
 from console.errors import Code, NovaError
 from console.models import VM
 
@@ -25,3 +29,20 @@ def resize_request(vm: VM, *, vcpus: int | None = None, memory_bytes: int | None
     params: dict[str, object] = {k: v for k, v in (("vcpus", vcpus), ("memory_bytes", memory_bytes))
                                  if v is not None}
     return Request(RESIZE, Target(vm.backend, vm.id, vm.name), params, origin=origin)
+
+
+DISK_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+"""A disk's target name as the hypervisor calls it: vda, sdb, hdc, nvme0n1."""
+
+
+def grow_disk_request(vm: VM, *, disk: str, size_bytes: int, origin: str) -> Request:
+    """The `vm.grow_disk` request; NOVA-1001 for a disk name or size that cannot be right
+    (whether the disk exists and is smaller is the backend's to say)."""
+    if not DISK_NAME.match(disk):
+        raise NovaError(Code.CONFIG_INVALID, f"disk {disk!r}",
+                        "give the disk's target name as the VM's definition has it (vda, sdb)")
+    if size_bytes < 2**20:
+        raise NovaError(Code.CONFIG_INVALID, f"{size_bytes} bytes for {disk}",
+                        "give the new size with a unit (e.g. 20GiB)")
+    return Request(GROW_DISK, Target(vm.backend, vm.id, vm.name),
+                   {"disk": disk, "size_bytes": size_bytes}, origin=origin)

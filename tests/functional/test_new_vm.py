@@ -140,3 +140,29 @@ async def test_read_only_refuses_new_vm_and_resize_in_the_tui(tmp_path: Path) ->
         assert len(listed) == 4
     finally:
         await store.close()
+
+
+async def test_grow_disk_key_opens_the_dialog_and_reaches_the_backend(tmp_path: Path) -> None:
+    """`E` opens the resize dialog on its disk fields; the request goes through the dispatcher
+    to the libvirt backend, which refuses a disk the VM does not have (these test-driver VMs
+    have none; the driver has no blockResize either): the dialog shows why, the audit records
+    it. The growth itself: tests/integration/test_grow_disk_libvirtd.py."""
+    _backend, store, app = await open_app(tmp_path, read_only=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.vms) == 4)
+            app.screen.table.move_to("t-host/" + STANDARD[0].uuid)
+            await pilot.press("E")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResizeDialog))
+            dialog = app.screen
+            assert app.focused is dialog.query_one("#disk_size", Input)
+            await pilot.press(*"2TiB")
+            await pilot.click("#go")
+            await settle(pilot, app)
+            result = dialog.query_one("#result", Static)
+            await wait_for(pilot, lambda: "failed" in str(result.render()))
+            assert "NOVA-1001" in str(result.render()) and "its disks: none" in str(result.render())
+        rows = [(e.action, e.status.value, e.params.get("disk")) for e in await store.audit(limit=5)]
+        assert rows == [("vm.grow_disk", "failed", "vda")]
+    finally:
+        await store.close()
