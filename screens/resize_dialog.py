@@ -42,12 +42,15 @@ class ResizeDialog(ModalScreen[None]):
     ResizeDialog Button { margin-left: 2; }
     """
 
-    def __init__(self, vm: VM, origin: str = "tui", *, disk: bool = False) -> None:
+    def __init__(self, vm: VM, origin: str = "tui", *, disk: bool = False,
+                 can_grow: bool = True) -> None:
         super().__init__()
         self.vm = vm
         self.origin = origin
         self.disk_first = disk
         """Opened to grow a disk (its key): the disk size field has the focus."""
+        self.can_grow = can_grow
+        """The VM's backend can grow disks (the disk fields are shown)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -59,10 +62,12 @@ class ResizeDialog(ModalScreen[None]):
             with Horizontal(classes="row"):
                 yield Label("memory")
                 yield SteadyInput(placeholder="e.g. 512MiB, 8GiB", id="memory")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row") as row:
+                row.display = self.can_grow
                 yield Label("disk")
                 yield SteadyInput(placeholder="vda", id="disk")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row") as row:
+                row.display = self.can_grow
                 yield Label("grow to")
                 yield SteadyInput(placeholder="e.g. 20GiB (a disk only grows)", id="disk_size")
             yield Static("", id="result")
@@ -132,4 +137,7 @@ def open_resize_dialog(app: Any, vm: VM | None, origin: str = "tui", *, disk: bo
     action = GROW_DISK if disk else RESIZE
     if refuse_up_front(app, [Request(action, target_of(vm), {}, origin=origin)]):
         return
-    app.push_screen(ResizeDialog(vm, origin, disk=disk))
+    dispatcher = console_app(app).dispatcher
+    can_grow = disk or dispatcher is None or dispatcher.certain_refusals(
+        [Request(GROW_DISK, target_of(vm), {}, origin=origin)]) is None
+    app.push_screen(ResizeDialog(vm, origin, disk=disk, can_grow=can_grow))
