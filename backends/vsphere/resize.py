@@ -80,11 +80,8 @@ class ResizeMixin(TaskRunner):
             raise NovaError(Code.INVALID_STATE, f"{name} is running",
                             f"power it off first: {'; '.join(why)} (vSphere keeps no size "
                             "for the next boot)")
-        spec = vim.vm.ConfigSpec()
-        if vcpus is not None:
-            spec.numCPUs = vcpus
-        if memory_mb is not None:
-            spec.memoryMB = memory_mb
+        spec = vim.vm.ConfigSpec(**{k: v for k, v in (("numCPUs", vcpus), ("memoryMB", memory_mb))
+                                    if v is not None})
         await self.run_task(lambda _c: vm.ReconfigVM_Task(spec), about=name)
         done = ", ".join(([f"{vcpus} vCPUs"] if vcpus is not None else [])
                          + ([f"{memory_mb:,} MiB"] if memory_mb is not None else []))
