@@ -7,13 +7,16 @@ never waits for Prometheus): it cleans up a Prometheus left by a console that wa
 backfills the last minutes, starts a new one, then backfills the rest of the day. The keeper thread is the
 child's parent: Linux sends the child SIGTERM if the console dies (`PR_SET_PDEATHSIG`), and
 the pid file lets the next start clean up anything that still survived. A second console
-opened on the demo while the first runs shares the first one's Prometheus.
+opened on the demo while the first runs (or is still starting it) shares the first one's
+Prometheus: the choice is made under a lock and the owner writes its port before it starts,
+so two consoles opened at the same instant never both start one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
 import os
@@ -71,7 +74,8 @@ def start_time_of(pid: int) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """What the pid file says: our Prometheus, its port, and the console that owns it."""
+    """What the pid file says: our Prometheus, its port, and the console that owns it (pid 0:
+    the owner chose the port and is still starting it)."""
 
     pid: int
     start_time: int
@@ -128,12 +132,16 @@ class DemoPrometheus:
     def start(self) -> str:
         """Begin starting (or join a running demo Prometheus); returns its URL at once."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        record = self._record()
-        if record is not None and record.alive() and record.owner_alive():
-            self.port, self.shared = record.port, True
-            self.backfilled.set()
-            return self.url
-        self.port = free_port()
+        with (self.directory / "start.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # held for a file read and write, not the start
+            record = self._record()
+            if record is not None and record.owner_alive():  # running, or being started
+                self.port, self.shared = record.port, True
+                self.backfilled.set()
+                return self.url
+            self.port = free_port()
+            owner = os.getpid()
+            self._write_record(Record(0, 0, self.port, owner, start_time_of(owner) or 0))
         self._exporter = Exporter(families(fleet()))
         self._thread = threading.Thread(target=self._keep, args=(record,), name="demo-prometheus",
                                         daemon=True)
@@ -234,8 +242,8 @@ class DemoPrometheus:
                 proc.kill()
                 proc.wait(5)
         record = self._record()
-        if proc is not None and record is not None and record.pid == proc.pid:
-            self.pid_file.unlink(missing_ok=True)
+        if record is not None and (record.port, record.owner_pid) == (self.port, os.getpid()):
+            self.pid_file.unlink(missing_ok=True)  # ours, started or not
 
     # -- the pid file -----------------------------------------------------------------------
 
@@ -252,7 +260,8 @@ class DemoPrometheus:
 
     def _end_stale(self, record: Record) -> None:
         """A Prometheus from a console that died: stop it (only if it is still that very
-        process, running over our data directory), so the TSDB lock is free."""
+        process, running over our data directory), so the TSDB lock is free. The pid file
+        already holds our own record (written by `start`)."""
         if record.alive() and str(self.history.data) in _cmdline(record.pid):
             log.info("stopping the demo Prometheus a previous console left (pid %d)", record.pid)
             os.kill(record.pid, signal.SIGTERM)
@@ -263,7 +272,6 @@ class DemoPrometheus:
                 os.kill(record.pid, signal.SIGKILL)
                 while record.alive():
                     time.sleep(0.05)
-        self.pid_file.unlink(missing_ok=True)
 
 
 def _cmdline(pid: int) -> str:

@@ -164,3 +164,54 @@ def test_a_killed_console_leaves_no_prometheus_and_the_next_start_cleans_up(stat
         fresh.stop()
         survivor.stop()
     assert gone(now.pid, now.start_time)
+
+
+SAME_INSTANT_CONSOLE = """
+import sys, time
+from pathlib import Path
+from console.demo.prometheus import DemoPrometheus, binaries
+p = DemoPrometheus(Path(sys.argv[1]), binaries(), history_s=900)
+while time.time() < float(sys.argv[2]):
+    pass  # both consoles leave this loop at the same instant
+url = p.start()
+ready = p.wait_ready(90)
+print(url, p.shared, ready, p.error, flush=True)
+sys.stdin.read()  # keep it (and its Prometheus) until the test is done
+p.stop()
+"""
+
+
+def test_two_consoles_started_at_the_same_instant_share_one_prometheus(
+        tmp_path: Path) -> None:
+    """Both ask for the demo's Prometheus at once: one starts it, the other shares it (the
+    same URL, ready), and one Prometheus runs over the data directory, not two fighting for
+    its lock."""
+    go = time.time() + 3  # both interpreters are up by then
+    consoles = [subprocess.Popen([sys.executable, "-c", SAME_INSTANT_CONSOLE, str(tmp_path),
+                                  str(go)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+    try:
+        said = [c.stdout.readline().split(" ", 3) if c.stdout else [] for c in consoles]
+        assert all(len(s) == 4 for s in said), said
+        urls = {s[0] for s in said}
+        assert len(urls) == 1, said
+        assert sorted(s[1] for s in said) == ["False", "True"], said  # one owner, one sharer
+        assert all(s[2] == "True" for s in said), said  # both reach a ready Prometheus
+        data = str(tmp_path / "demo-prometheus")
+        running = [pid for pid in os.listdir("/proc") if pid.isdigit()
+                   and _cmdline_of(pid).split(" ")[0].endswith("/prometheus")
+                   and data in _cmdline_of(pid)]
+        assert len(running) == 1, running
+    finally:
+        for c in consoles:
+            if c.stdin:
+                c.stdin.close()
+        for c in consoles:
+            c.wait(60)
+
+
+def _cmdline_of(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
