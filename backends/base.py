@@ -106,6 +106,33 @@ class RefusedKey:
     """"Host key unknown", "Host key changed" or "Host key revoked"."""
     on_file: tuple[str, ...] = ()
     """SHA256 of the keys known_hosts has for it (a changed key)."""
+    key_type: str = ""
+    """The offered key's algorithm (`ssh-ed25519`, `ecdsa-sha2-nistp256` …)."""
+    known_hosts: str = ""
+    """The known_hosts file an accepted key is written to (the config's first
+    UserKnownHostsFile)."""
+
+
+@runtime_checkable
+class RemoteTerminal(Protocol):
+    """An interactive process on a host with a terminal of its own (a PTY): a login shell,
+    `virsh console`. Bytes both ways; every method may be called from any event loop."""
+
+    async def read(self) -> bytes:
+        """The next output (the PTY merges stdout and stderr); b"" once the process ended."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Send keystrokes (raw bytes, as the local terminal produced them)."""
+        ...
+
+    def resize(self, cols: int, rows: int) -> None:
+        """The local window changed size: tell the remote PTY (its SIGWINCH)."""
+        ...
+
+    async def close(self) -> int | None:
+        """End the process if it still runs and release its channel; its exit status."""
+        ...
 
 
 @runtime_checkable
@@ -136,6 +163,12 @@ class HostLink(Protocol):
     async def accept_key(self, fingerprint: str) -> str:
         """Trust that refused key, if it is unknown (never a changed or revoked one) and
         `fingerprint` is its SHA256; returns the known_hosts file written."""
+        ...
+
+    async def open_terminal(self, command: str | None, *, term: str, cols: int,
+                            rows: int) -> RemoteTerminal:
+        """Run `command` (None: the login shell) on the host under a PTY of `cols` x `rows`
+        with TERM=`term`, over the link's own connection (no new login, no ssh binary)."""
         ...
 
     def close(self) -> None:
@@ -473,7 +506,21 @@ class SupportsMetrics(Protocol):
 
 
 @runtime_checkable
+class SupportsHostLink(Protocol):
+    """A backend that may reach its host over a `HostLink` (libvirt with `transport = "ssh"`):
+    the console asks it for the link to show and accept a refused host key, or to open a
+    shell on the host."""
+
+    def host_link(self, host: str) -> HostLink | None:
+        """The link `host` is reached over; None when this source does not reach it so."""
+        ...
+
+
+@runtime_checkable
 class SupportsConsole(Protocol):
-    async def console_command(self, vm_id: str) -> Sequence[str]:
-        """The argv that attaches the operator's terminal to the VM's serial console."""
+    async def open_console(self, vm_id: str, *, term: str, cols: int,
+                           rows: int) -> RemoteTerminal:
+        """The VM's serial console as a remote terminal (libvirt over SSH: `virsh console`
+        on the host, over the connection the backend already holds). NOVA-4002 (not
+        supported) when this source cannot reach one."""
         ...

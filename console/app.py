@@ -51,6 +51,7 @@ from screens.new_vm import open_new_vm_dialog
 from screens.palette import FleetCommands
 from screens.resize_dialog import open_resize_dialog
 from screens.snapshots import SnapshotsScreen
+from screens.terminal import run_console
 from themes import CSS_PATH as THEME_CSS
 from themes import DEFAULT_STATUS, THEMES, ThemeCommands, resolve_theme
 from widgets.resource_table import ResourceTable
@@ -332,6 +333,9 @@ class NovaApp(App[str | None]):
                                 origin=origin)
         elif spec.opens == "new_vm":
             open_new_vm_dialog(self, self.context_config, origin=origin)
+        elif spec.opens == "console":
+            self.run_worker(run_console(self, target, origin), group="actions",
+                            name=f"console:{target.key}")
         elif spec.opens == "resize":
             vms = self.snapshot.vms if self.snapshot is not None else ()
             open_resize_dialog(self, next((vm for vm in vms if vm.key == target.key), None),

@@ -10,11 +10,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Label
 
+from console.actions import registry as actions
+from console.actions.registry import ACCEPT_HOST_KEY, HOST_SHELL
 from console.fleet.capacity import HostCapacity, host_capacity
-from console.models import FleetSnapshot
+from console.models import FleetSnapshot, Host
 from screens.drain_dialog import open_drain_dialog
+from screens.host_keys import accept_host_key
 from screens.inventory import InventoryScreen
 from screens.rows import HOST_COLUMNS, host_detail, host_key_trouble, host_row
+from screens.terminal import run_shell
 from widgets.footer import Footer
 from widgets.format import sparkline
 from widgets.resource_table import ResourceTable
@@ -38,6 +42,9 @@ class HostsScreen(Screen[None]):
         Binding("s", "sort_next", "Sort", id="hosts.sort"),
         Binding("S", "sort_reverse", "Reverse", id="hosts.sort_reverse"),
         Binding("D", "drain", "Drain", id="hosts.drain"),
+        Binding(actions.get(HOST_SHELL).key, "shell", "Shell", id=HOST_SHELL),
+        Binding(actions.get(ACCEPT_HOST_KEY).key, "accept_key", "Accept key",
+                id=ACCEPT_HOST_KEY),
     ]
 
     DEFAULT_CSS = """
@@ -123,14 +130,32 @@ class HostsScreen(Screen[None]):
         self.sort_reverse = False
         self._redraw()
 
+    def selected(self) -> Host | None:
+        key = self.table.cursor_key
+        return next((c.host for c in self._capacity
+                     if f"{c.host.backend}/{c.host.name}" == key), None)
+
     def action_drain(self) -> None:
         """Live-migrate every running VM off the selected host (a dialog plans and confirms;
         the dispatcher refuses it in read-only mode)."""
-        key = self.table.cursor_key
-        host = next((c.host for c in self._capacity
-                     if f"{c.host.backend}/{c.host.name}" == key), None)
+        host = self.selected()
         if host is not None:
             open_drain_dialog(self.app, host.name)
+
+    def action_accept_key(self) -> None:
+        """Trust the selected host's unknown SSH host key, once its fingerprint was seen and
+        the alias typed (a changed key is refused, with what to run instead)."""
+        host = self.selected()
+        if host is not None:
+            self.app.run_worker(accept_host_key(self.app, host), group="actions",
+                                name=f"accept_key:{host.name}")
+
+    def action_shell(self) -> None:
+        """A shell on the selected host over its SSH link; the console comes back on exit."""
+        host = self.selected()
+        if host is not None:
+            self.app.run_worker(run_shell(self.app, host.backend, host.name), group="actions",
+                                name=f"shell:{host.name}")
 
     def action_sort_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse

@@ -13,7 +13,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from console.actions import registry as actions
+from console.actions.registry import VM_CONSOLE
 from console.models import VM, FleetSnapshot
+from screens.run_action import target_of
+from screens.terminal import run_console
 from widgets.footer import Footer
 from widgets.format import human_bytes, human_duration
 from widgets.status_header import StatusHeader
@@ -50,6 +54,7 @@ class VMDetailScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back", id="detail.back"),
+        Binding(actions.get(VM_CONSOLE).key, "console", "Console", id="detail.console"),
     ]
 
     DEFAULT_CSS = """
@@ -81,3 +86,11 @@ class VMDetailScreen(Screen[None]):
             return
         gone.update("")
         self.query_one("#detail", Static).update(detail_table(vm, time.time()))
+
+    def action_console(self) -> None:
+        """The VM's serial console (SSH-reached libvirt hosts); ctrl-] comes back."""
+        snapshot = getattr(self.app, "snapshot", None)
+        vm = next((v for v in snapshot.vms if v.key == self.key), None) if snapshot else None
+        if vm is not None:
+            self.app.run_worker(run_console(self.app, target_of(vm)), group="actions",
+                                name=f"console:{vm.key}")

@@ -26,6 +26,7 @@ from console.models import VM, Host
 from . import events
 from .addresses import AddressBook
 from .connect import DIRECT, Transport, open_connection
+from .console import ConsoleMixin
 from .create import CreateMixin
 from .errors import CONNECTION_CODES, translate
 from .migration import MigrationMixin
@@ -63,12 +64,14 @@ KEEPALIVE_COUNT = 3
 events.silence_default_error_handler()
 
 
-class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin, CreateMixin, ResizeMixin):
+class LibvirtBackend(PowerMixin, SnapshotsMixin, MigrationMixin, CreateMixin, ResizeMixin,
+                     ConsoleMixin):
     """One libvirt connection URI (one hypervisor host).
 
     Lifecycle, snapshot, create and resize actions live in `power.py`, `snapshots.py`,
     `create.py` and `resize.py` (mixins), so this class satisfies `SupportsPower`,
-    `SupportsSnapshots`, `SupportsCreate` and `SupportsResize` while staying about connections.
+    `SupportsSnapshots`, `SupportsCreate` and `SupportsResize` while staying about connections;
+    `console.py` adds the host's SSH link (shell, host keys) and the VMs' serial consoles.
     """
 
     kind = "libvirt"

@@ -15,13 +15,16 @@ from typing import Protocol
 
 import libvirt
 
-from backends.base import HostFacts
+from backends.base import HostFacts, HostLink
 
 from .uri import check_uri
 
 
 class Transport(Protocol):
     """How a libvirt URI is reached. `local_uri` may block (it runs on a worker thread)."""
+
+    link: HostLink | None
+    """The link the host is reached over (SSH), which also serves shells and consoles."""
 
     def local_uri(self, uri: str) -> str:
         """The URI libvirt should open for `uri` (the same one, or a tunnel's local end)."""
@@ -38,6 +41,8 @@ class Transport(Protocol):
 
 class DirectTransport:
     """libvirt's own transports: the URI is opened as it is."""
+
+    link = None
 
     def local_uri(self, uri: str) -> str:
         return uri

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from backends.base import HostFacts, RefusedKey
+from backends.base import HostFacts, RefusedKey, RemoteTerminal
 from console.errors import Code, NovaError
 
 from .connection import POOL, SshHost
 from .hostkeys import trust
 from .loop import call, call_blocking, submit
 from .sshconfig import config_paths
+from .terminal import SshTerminal, start
 
 
 class SshLink:
@@ -80,7 +81,9 @@ class SshLink:
         return RefusedKey(host=self.name, hop=hop.hop.alias,
                           address=f"{hop.hop.hostname} port {hop.hop.port}",
                           fingerprint=check.offered or "", verdict=check.verdict.message,
-                          on_file=tuple(k.fingerprint for k in check.on_file))
+                          on_file=tuple(k.fingerprint for k in check.on_file),
+                          key_type=check.offered_key.get_algorithm() if check.offered_key else "",
+                          known_hosts=str(hop.hop.known_hosts[0]) if hop.hop.known_hosts else "")
 
     async def _accept(self, fingerprint: str) -> str:
         host = self._entry()
@@ -96,6 +99,19 @@ class SshLink:
         """Trust the unknown key refused on the way to this host, once the operator typed its
         fingerprint; returns the known_hosts file written. Changed/revoked keys: refused."""
         return await call(self._accept(fingerprint))
+
+    async def open_terminal(self, command: str | None, *, term: str, cols: int,
+                            rows: int) -> RemoteTerminal:
+        """A shell (or `command`) under a PTY, as one more channel on the host's connection."""
+        async def opened() -> SshTerminal:
+            process = await start(self._entry(), command, term, cols, rows)
+            return SshTerminal(process, self.name)
+
+        try:
+            return await call(asyncio.wait_for(opened(), self.timeout_s))
+        except TimeoutError as exc:
+            raise NovaError(Code.TIMEOUT, f"terminal on {self.name}",
+                            f"no session within {self.timeout_s:g} s") from exc
 
     async def _close(self) -> None:
         host, self._host = self._host, None

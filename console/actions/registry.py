@@ -17,14 +17,17 @@ from typing import Any
 
 from backends.base import (
     NewVM,
+    SupportsConsole,
     SupportsCreate,
     SupportsDeallocate,
     SupportsDiskGrowth,
+    SupportsHostLink,
     SupportsMigration,
     SupportsPower,
     SupportsResize,
     SupportsSnapshots,
 )
+from console.errors import Code, NovaError
 
 
 class Risk(StrEnum):
@@ -54,6 +57,8 @@ class TargetKind(StrEnum):
     """A snapshot of a VM: the VM is the locked and audited target, the snapshot a parameter."""
     MIGRATION = "migration"
     """A running migration of a VM (its controls, on the board): the VM is the audited target."""
+    HOST = "host"
+    """A host (the hosts screen): `Target.vm_id` and `name` are the host's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,9 @@ _SNAPSHOT_NAME = Param("snapshot", str, None, "snapshot name", required=True, ar
 MIGRATE, CANCEL_MIGRATION, POST_COPY = "vm.migrate", "vm.migrate_cancel", "vm.migrate_post_copy"
 CREATE, RESIZE = "vm.create", "vm.resize"
 GROW_DISK = "vm.grow_disk"
+ACCEPT_HOST_KEY, HOST_SHELL, VM_CONSOLE = "host.accept_key", "host.shell", "vm.console"
+_TERMINAL = (Param("term", str, "xterm-256color", "TERM on the remote side"),
+             Param("cols", int, 80, "columns"), Param("rows", int, 24, "rows"))
 
 
 def _create_vm(backend: Any, _vm_id: str, params: dict[str, object]) -> Awaitable[Any]:
@@ -139,6 +147,31 @@ def _create_vm(backend: Any, _vm_id: str, params: dict[str, object]) -> Awaitabl
     tags = params.get("tags") or ()
     fields = {**params, "tags": tuple(tags) if isinstance(tags, (list, tuple)) else (str(tags),)}
     return backend.create_vm(NewVM(**fields))  # type: ignore[arg-type]
+
+
+# The host actions name `host_link` as their method (the capability's one method; the
+# dispatcher looks it up) and say how to call it in `call`.
+def _link(backend: Any, host: str) -> Any:
+    """The host's SSH link, or NOVA-4002 naming why there is none."""
+    link = backend.host_link(host)
+    if link is None:
+        raise NovaError(Code.NOT_SUPPORTED, f"{host}: not available for this source",
+                        "the host is not reached over SSH (transport = \"ssh\")")
+    return link
+
+
+async def _accept_key(backend: Any, host: str, params: dict[str, object]) -> Any:
+    return await _link(backend, host).accept_key(str(params["fingerprint"]))
+
+
+async def _open_shell(backend: Any, host: str, params: dict[str, object]) -> Any:
+    return await _link(backend, host).open_terminal(
+        None, term=str(params["term"]), cols=int(params["cols"]),  # type: ignore[call-overload]
+        rows=int(params["rows"]))  # type: ignore[call-overload]
+
+
+def _written_to(value: Any, _params: Mapping[str, object]) -> str:
+    return f"written to {value}; the host reconnects at the next poll" if value else ""
 
 
 def _made(value: Any, _params: Mapping[str, object]) -> str:
@@ -283,7 +316,28 @@ ACTIONS: tuple[ActionSpec, ...] = (
                 Param("size_bytes", int, None, "new size in bytes", required=True)),
         result_note=_resized, cli=False, opens="resize",  # `vm grow-disk --size 20GiB`
     ),
-
+    ActionSpec(
+        ACCEPT_HOST_KEY, "Accept host key", "K", TargetKind.HOST, SupportsHostLink, "host_link",
+        Risk.DESTRUCTIVE, Confirm.TYPE_NAME, "accept-key",
+        "Trust the unknown SSH host key the host offered (after checking its fingerprint with "
+        "the host's owner): it is added to your known_hosts. A changed key is never accepted.",
+        params=(Param("fingerprint", str, None, "SHA256 of the offered key", required=True),),
+        call=_accept_key, result_note=_written_to, cli=False, short="Accept key",
+    ),
+    ActionSpec(
+        HOST_SHELL, "Shell on host", "t", TargetKind.HOST, SupportsHostLink, "host_link",
+        Risk.DISRUPTIVE, Confirm.NONE, "shell",
+        "An interactive shell on the host over the console's SSH connection; the console "
+        "comes back when it exits.", params=_TERMINAL, call=_open_shell, cli=False,
+        short="Shell",
+    ),
+    ActionSpec(
+        VM_CONSOLE, "Serial console", "C", TargetKind.VM, SupportsConsole, "open_console",
+        Risk.DISRUPTIVE, Confirm.NONE, "console",
+        "The VM's serial console (virsh console on its host, over the console's SSH "
+        "connection); ctrl-] comes back.", params=_TERMINAL, opens="console", cli=False,
+        short="Console",
+    ),
 )
 
 REGISTRY: dict[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}
