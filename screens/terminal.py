@@ -71,19 +71,46 @@ def _params() -> dict[str, object]:
     return {"term": os.environ.get("TERM") or DEFAULT_TERM, "cols": cols, "rows": rows}
 
 
+class _Tail:
+    """The remote terminal, remembering its last output: a process that failed at once
+    (virsh: no console on this guest) flashes by, so the notification repeats its last line."""
+
+    def __init__(self, terminal: Any) -> None:
+        self.terminal = terminal
+        self.tail = b""
+
+    async def read(self) -> bytes:
+        data = await self.terminal.read()
+        self.tail = (self.tail + data)[-400:]
+        return data
+
+    async def write(self, data: bytes) -> None:
+        await self.terminal.write(data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.terminal.resize(cols, rows)
+
+    def last_line(self) -> str:
+        lines = [line.strip() for line in self.tail.decode("utf-8", "replace").splitlines()]
+        text = next((line for line in reversed(lines) if line), "")
+        return "".join(ch for ch in text if ch.isprintable())[:160]
+
+
 async def hand_over(app: App[Any], terminal: Any, banner: str,
-                    escape: bytes | None = None) -> tuple[str, int | None]:
-    """Suspend the app, pump the terminal until it ends, resume. (how it ended, exit status)"""
+                    escape: bytes | None = None) -> tuple[str, int | None, str]:
+    """Suspend the app, pump the terminal until it ends, resume.
+    (how it ended, exit status, the last line it wrote)"""
+    remote = _Tail(terminal)
     stdin = sys.__stdin__.fileno() if sys.__stdin__ else 0
     stdout = sys.__stdout__.fileno() if sys.__stdout__ else 1
     with app.batch_update(), app.suspend():  # no paint may land on the remote's screen
         os.write(stdout, f"\r\n[novacron] {banner}\r\n".encode())
         try:
-            ended = await pump(terminal, stdin, stdout, escape)
+            ended = await pump(remote, stdin, stdout, escape)
         finally:
             status = await terminal.close()
         os.write(stdout, f"\r\n[novacron] {ended}; back to the console\r\n".encode())
-    return ended, status
+    return ended, status, remote.last_line()
 
 
 async def run_shell(app: App[Any], backend: str, host: str, origin: str = "tui") -> None:
@@ -93,7 +120,8 @@ async def run_shell(app: App[Any], backend: str, host: str, origin: str = "tui")
     if outcome is None:
         return
     try:
-        _ended, status = await hand_over(app, outcome.value, f"shell on {host}; exit to return")
+        _ended, status, _last = await hand_over(app, outcome.value,
+                                                f"shell on {host}; exit to return")
     except SuspendNotSupported:
         await outcome.value.close()
         notify(app, "Shell: this terminal cannot be handed over.", severity="warning")
@@ -112,7 +140,7 @@ async def run_console(app: App[Any], target: Target, origin: str = "tui") -> Non
     if outcome is None:
         return
     try:
-        ended, status = await hand_over(app, outcome.value,
+        ended, status, last = await hand_over(app, outcome.value,
                                         f"serial console of {target.name}; ctrl-] returns",
                                         escape=CTRL_RIGHT_BRACKET)
     except SuspendNotSupported:
@@ -120,4 +148,6 @@ async def run_console(app: App[Any], target: Target, origin: str = "tui") -> Non
         notify(app, "Serial console: this terminal cannot be handed over.", severity="warning")
         return
     said = "left with ctrl-]" if ended == "escaped" else f"virsh exited ({status})"
+    if ended != "escaped" and status:
+        said += f": {last}"
     notify(app, f"Serial console of {target.name}: {said}.", title="Serial console")
