@@ -22,6 +22,7 @@ import asyncssh
 
 from console.errors import Code, NovaError
 
+from .revoked import revoked_keys
 from .sshconfig import Hop
 
 
@@ -65,6 +66,7 @@ class HostKeyCheck:
             revoked += gone
             self.on_file += [KeyOnFile(k.get_fingerprint("sha256"), path) for k in found[0]]
             self.revoked_on_file += [KeyOnFile(k.get_fingerprint("sha256"), path) for k in gone]
+        revoked += revoked_keys(self.hop.revoked_files, self.hop.alias)  # RevokedHostKeys
         self._revoked = set(revoked)
         good = [k for k in trusted if k not in self._revoked]
         if cas:
@@ -105,7 +107,10 @@ class HostKeyCheck:
         elif verdict is Code.HOST_KEY_REVOKED:
             shown = self.offered or ", ".join(k.fingerprint for k in self.revoked_on_file)
             detail = f"{where} offered {shown}"
-            advice = "the key is marked @revoked in known_hosts; the host needs a new key"
+            lists = ", ".join(str(p) for p in hop.revoked_files)
+            where_revoked = "@revoked in known_hosts" + (f" or in RevokedHostKeys {lists}"
+                                                         if lists else "")
+            advice = f"the key is revoked ({where_revoked}); the host needs a new key"
         else:
             detail = f"{where} {offered}"
             advice = (f"not in {files}; verify the fingerprint with the host's owner, then add "

@@ -11,6 +11,7 @@ The console opens every hop itself, so known_hosts and keepalive apply to each o
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import re
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from typing import cast
 from asyncssh.config import ConfigParseError, SSHClientConfig, SSHConfig
 
 from console.errors import Code, NovaError
+
+from .revoked import revoked_keys
 
 DEFAULT_CONFIG = Path("~/.ssh/config")
 DEFAULT_USER_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
@@ -40,6 +43,7 @@ class _Config(SSHClientConfig):
         **SSHClientConfig._handlers,
         "stricthostkeychecking": ("StrictHostKeyChecking", SSHConfig._set_string),
         "checkhostip": ("CheckHostIP", SSHConfig._set_string),
+        "revokedhostkeys": ("RevokedHostKeys", SSHConfig._set_string_list),
     }
 
 
@@ -60,6 +64,8 @@ class Hop:
     keepalive_count: int
     connect_timeout_s: float | None
     proxy_jump: str | None
+    revoked_files: tuple[Path, ...] = ()
+    """RevokedHostKeys: files of public keys refused for this hop (`revoked.py`)."""
 
     @property
     def where(self) -> str:
@@ -125,6 +131,10 @@ def resolve(spec: str, paths: list[Path], default_timeout_s: float | None = None
                         "every hop's host key itself")
     jump = cfg.get("ProxyJump")
     timeout = cfg.get("ConnectTimeout")
+    revoked = cfg.get("RevokedHostKeys")
+    revoked_files = tuple(Path(f).expanduser() for f in revoked
+                          if f.lower() != "none") if isinstance(revoked, list) else ()
+    revoked_keys(revoked_files, alias)  # a KRL or a missing file: refused now, by name
     return Hop(
         spec=spec, alias=alias, hostname=str(cfg.get("Hostname", alias)),
         port=int(port or cfg.get("Port", 22)),  # type: ignore[call-overload]
@@ -134,6 +144,7 @@ def resolve(spec: str, paths: list[Path], default_timeout_s: float | None = None
         keepalive_count=int(cfg.get("ServerAliveCountMax", KEEPALIVE_COUNT)),  # type: ignore[call-overload]
         connect_timeout_s=float(timeout) if timeout else default_timeout_s,  # type: ignore[arg-type]
         proxy_jump=None if not jump or str(jump).lower() == "none" else str(jump),
+        revoked_files=revoked_files,
     )
 
 
@@ -157,5 +168,4 @@ def chain(spec: str, paths: list[Path], default_timeout_s: float | None = None,
 
 
 def _without_jump(hop: Hop) -> Hop:
-    return Hop(hop.spec, hop.alias, hop.hostname, hop.port, hop.user, hop.known_hosts,
-               hop.keepalive_interval_s, hop.keepalive_count, hop.connect_timeout_s, None)
+    return dataclasses.replace(hop, proxy_jump=None)
