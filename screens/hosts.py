@@ -43,8 +43,8 @@ class HostsScreen(Screen[None]):
         Binding("S", "sort_reverse", "Reverse", id="hosts.sort_reverse"),
         Binding("D", "drain", "Drain", id="hosts.drain"),
         Binding(actions.get(HOST_SHELL).key, "shell", "Shell", id=HOST_SHELL),
-        Binding(actions.get(ACCEPT_HOST_KEY).key, "accept_key", "Accept key",
-                id=ACCEPT_HOST_KEY),
+        Binding(actions.get(ACCEPT_HOST_KEY).key, "accept_key", "Accept key", show=False,
+                id=ACCEPT_HOST_KEY),  # said on the detail line of a host whose key is unknown
     ]
 
     DEFAULT_CSS = """
@@ -116,6 +116,8 @@ class HostsScreen(Screen[None]):
         host = next((c.host for c in self._capacity
                      if f"{c.host.backend}/{c.host.name}" == key), None)
         text = host_detail(host) if host is not None else ""
+        if host is not None and host_key_trouble(host) == "host key unknown":
+            text += f"  [{actions.get(ACCEPT_HOST_KEY).key}: check and accept this key]"
         detail = self.query_one("#host-detail", Label)
         if str(detail.content) != text:
             detail.update(text)

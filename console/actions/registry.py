@@ -318,7 +318,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         ACCEPT_HOST_KEY, "Accept host key", "K", TargetKind.HOST, SupportsHostLink, "host_link",
-        Risk.DESTRUCTIVE, Confirm.TYPE_NAME, "accept-key",
+        Risk.DISRUPTIVE, Confirm.TYPE_NAME, "accept-key",  # nothing is lost; trust is granted
         "Trust the unknown SSH host key the host offered (after checking its fingerprint with "
         "the host's owner): it is added to your known_hosts. A changed key is never accepted.",
         params=(Param("fingerprint", str, None, "SHA256 of the offered key", required=True),),

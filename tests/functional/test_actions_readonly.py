@@ -32,8 +32,10 @@ from tests.functional.action_fleet import STANDARD, write_config, write_host
 pytestmark = pytest.mark.timeout(180)
 
 MUTATING = [spec for spec in actions.ACTIONS if spec.mutating]
-ON_VM_SCREENS = [spec for spec in MUTATING if spec.target is not TargetKind.MIGRATION]
-"""What the inventory and snapshot screens offer (the board's controls: test_migrate_readonly)."""
+ON_VM_SCREENS = [spec for spec in MUTATING
+                 if spec.target not in (TargetKind.MIGRATION, TargetKind.HOST)]
+"""What the inventory and snapshot screens offer (the board's controls: test_migrate_readonly;
+the hosts screen's: test_ssh_accept_key)."""
 ON_THE_CLI = [spec for spec in MUTATING if spec.cli]
 """`vm <verb>` subcommands (`vm migrate`, with its own options: test_migrate_readonly)."""
 SNAPSHOT = "before-upgrade"

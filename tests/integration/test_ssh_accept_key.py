@@ -107,9 +107,12 @@ async def test_read_only_refuses_and_audits(sshlab: SshLab, tmp_path: Path) -> N
             await pilot.press("K")
             await settle(pilot, app)
             assert app.screen is screen  # no dialog: it would be refused whatever was typed
-        rows = [e for e in await store.audit() if e.action == "host.accept_key"]
-        assert [(r.status.value, r.error_code) for r in rows] == \
-            [("refused", Code.READ_ONLY.code)]
+            await pilot.press("t")  # a root shell is refused too
+            await settle(pilot, app)
+        rows = [e for e in await store.audit() if e.action.startswith("host.")]
+        assert sorted((r.action, r.status.value, r.error_code) for r in rows) == \
+            [("host.accept_key", "refused", Code.READ_ONLY.code),
+             ("host.shell", "refused", Code.READ_ONLY.code)]
         assert (config.parent / "known_hosts").read_text() == before
     finally:
         await store.close()
