@@ -76,13 +76,22 @@ class AzureTemplate(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_password(cls, data: Any) -> Any:
-        """Refuse a password before anything could echo it (the error names the key only)."""
+    def _hide_secret(cls, data: Any) -> Any:
+        """Swap a password for a marker before anything can echo it: the error below names
+        the key and what to do instead, never the value."""
         if isinstance(data, dict) and any(k in data for k in REFUSED_SECRET_KEYS):
-            raise ValueError("an admin password is never kept in the NovaCron config: remove it; "
-                             "VMs made from Azure templates sign in with the SSH key named by "
-                             "ssh_public_key")
+            data = {**{k: v for k, v in data.items() if k not in REFUSED_SECRET_KEYS},
+                    "password": "<hidden>"}
         return data
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _no_password(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError("an admin password is never kept in the NovaCron config: remove "
+                             "it; VMs made from Azure templates sign in with the SSH key named "
+                             "by ssh_public_key")
+        return None
 
     @field_validator("image")
     @classmethod

@@ -26,6 +26,7 @@ from backends.base import saga_steps
 from console.actions.dispatcher import Dispatcher, Outcome, Request, Target
 from console.actions.registry import CREATE
 from console.actions.resume import resume_unfinished
+from console.cli.common import vm_json
 from console.errors import Code
 from console.models import VMState
 from console.provision.saga import StepAudit
@@ -250,6 +251,8 @@ async def test_listed_vms_carry_their_private_and_public_ips_from_two_bulk_lists
     assert by_name[VM_NAME].addresses == ("10.0.0.4", "20.62.133.7")
     assert by_name["web-01"].addresses == ("10.1.0.5",)
     assert by_name["db-01"].addresses == ()  # no interface listed for it
+    printed = json.loads(json.dumps(vm_json(by_name[VM_NAME])))  # as `vm list --json` prints it
+    assert printed["addresses"] == ["10.0.0.4", "20.62.133.7"]
     assert len(playback.requests("GET", "/networkInterfaces")) == 1
     assert len(playback.requests("GET", "/publicIPAddresses")) == 1
     await azure.vms()  # the next poll within addresses_refresh_s lists no addresses again
