@@ -12,6 +12,11 @@ written by the PUT itself, so a VM carries it or does not exist; a repeated requ
 VM by that tag and returns it without a second PUT. The PUT also says `If-None-Match: *`, so a
 VM of the same name made meanwhile is never overwritten. A failure after Azure accepted the
 VM deletes what it left (the VM in its Failed state) before the interface is deleted.
+
+Where and how big: the template's location (and zone) decide where the VM goes; the host the
+scheduler chose is not used (a cloud region has no capacity to rank). The template's `size`
+wins over the request's vCPUs and memory; without one, the location's smallest size that has
+them is taken (`resize.smallest_fit`).
 """
 
 from __future__ import annotations
