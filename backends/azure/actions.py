@@ -33,8 +33,13 @@ BEGIN: dict[str, tuple[str, dict[str, Any]]] = {
     "hibernate": ("begin_deallocate", {"hibernate": True}),
     "delete": ("begin_delete", {}),
     "resize": ("begin_update", {"parameters": None}),
+    "create": ("begin_create_or_update", {"parameters": None}),
 }
 """Our action names → the SDK method that starts it and its fixed arguments."""
+
+CREATE_PREFIX = "create:"
+"""A create's resume name is `create:<VM resource id>`: its audit row's target is the VM to be
+(`new:<name>`), so the operation itself says which VM it makes."""
 
 NOTES = {"power_off": POWERED_OFF_NOTE, "force_off": POWERED_OFF_NOTE,
          "deallocate": DEALLOCATED_NOTE}
@@ -109,6 +114,8 @@ class ActionsMixin:
     async def resume_operation(self, action: str, vm_id: str, token: str) -> Operation:
         """Follow an operation started earlier (by this or another process) from its
         continuation token to its true end; returns the final `Operation`."""
+        if action.startswith(CREATE_PREFIX):  # a create's row names no VM yet: the token's does
+            action, vm_id = "create", action[len(CREATE_PREFIX):]
         if action not in BEGIN:
             raise NovaError(Code.NOT_SUPPORTED, f"resume {action!r}",
                             f"known operations: {', '.join(sorted(BEGIN))}")
@@ -117,7 +124,11 @@ class ActionsMixin:
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _run(self, action: str, vm_id: str, *, timeout_s: float | None = None,
-                   token: str = "", args: dict[str, Any] | None = None) -> Operation:
+                   token: str = "", args: dict[str, Any] | None = None,
+                   accepted: list[str] | None = None) -> Operation:
+        """Start (or, with `token`, resume) `action` and follow it to its end. `accepted`
+        receives the token once Azure took the request (a failure after that may have left
+        something behind)."""
         if self.read_only and not token:
             raise NovaError(Code.READ_ONLY, f"{action} on {self.name}",
                             "this Azure source was opened read-only")
@@ -138,8 +149,11 @@ class ActionsMixin:
             now = time.time()
             op = Operation(action=action, vm_id=vm_id, token=poller.continuation_token(),
                            started_at=now, updated_at=now, note=NOTES.get(action, ""))
+            if accepted is not None:
+                accepted.append(op.token)
             if not token:  # into the audit row before the first poll (a resume has one)
-                await report_resume_token(action, op.token)
+                name = f"{CREATE_PREFIX}{vm_id}" if action == "create" else action
+                await report_resume_token(name, op.token)
             return await self.operations.follow(poller, op, timeout_s=limit)
         except TimeoutError as exc:
             raise NovaError(Code.TIMEOUT, detail,

@@ -18,16 +18,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import HttpResponseError
-from azure.core.rest import HttpRequest
 from azure.mgmt.compute.aio import ComputeManagementClient
-from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from console.errors import Code, NovaError
 from console.models import VM, Host
 
+from . import arm
 from .actions import ActionsMixin
+from .addresses import Addresses
 from .config import AzureSource, CredentialKind
+from .create import CreateMixin
 from .errors import translate
 from .inventory import SizeSpec, hosts_of, size_from_arm, vm_from_arm
 from .lro import Listener, Operations
@@ -56,9 +56,10 @@ def make_credential(kind: CredentialKind) -> AsyncTokenCredential:
     return identity.DefaultAzureCredential()
 
 
-class AzureBackend(ActionsMixin, ResizeMixin, MetricsMixin):
+class AzureBackend(ActionsMixin, ResizeMixin, CreateMixin, MetricsMixin):
     """The VMs of the configured subscriptions (and resource groups), their actions
-    (`ActionsMixin`), resize (`ResizeMixin`) and Azure Monitor metrics (`MetricsMixin`)."""
+    (`ActionsMixin`), resize (`ResizeMixin`), creation from a template (`CreateMixin`) and
+    Azure Monitor metrics (`MetricsMixin`)."""
 
     kind = "azure"
 
@@ -79,6 +80,7 @@ class AzureBackend(ActionsMixin, ResizeMixin, MetricsMixin):
         self._documents: dict[str, Any] = {}
         self._vms: tuple[VM, ...] = ()
         self._listing: asyncio.Future[tuple[VM, ...]] | None = None
+        self.addresses = Addresses(config.addresses_refresh_s, config.resource_groups)
 
     @classmethod
     def from_source(cls, config: AzureSource, *, read_only: bool) -> AzureBackend:
@@ -137,7 +139,9 @@ class AzureBackend(ActionsMixin, ResizeMixin, MetricsMixin):
         try:
             async with asyncio.timeout(self.timeout_s * 4):
                 subs = await self.subscription_ids()
-                listed = await asyncio.gather(*(self._list(sub) for sub in subs))
+                listed, ips = await asyncio.gather(
+                    asyncio.gather(*(self._list(sub) for sub in subs)),
+                    self.addresses.refresh({sub: await self.compute(sub) for sub in subs}))
         except NovaError:
             raise
         except Exception as exc:
@@ -145,8 +149,9 @@ class AzureBackend(ActionsMixin, ResizeMixin, MetricsMixin):
         documents = {doc["id"]: doc for docs in listed for doc in docs if doc.get("id")}
         sizes = await self._sizes_for(documents.values())
         self._documents = documents
-        self._vms = tuple(vm_from_arm(doc, backend=self.name, sizes=sizes)
-                          for doc in documents.values())
+        self._vms = tuple(vm_from_arm(doc, backend=self.name, sizes=sizes,
+                                      addresses=ips.get(vm_id.lower(), ()))
+                          for vm_id, doc in documents.items())
         return self._vms
 
     async def hosts(self) -> Sequence[Host]:
@@ -182,16 +187,7 @@ class AzureBackend(ActionsMixin, ResizeMixin, MetricsMixin):
                       for group in self.config.resource_groups]
         found: list[dict[str, Any]] = []
         for url, query in firsts:
-            request: HttpRequest | None = HttpRequest(
-                "GET", url, params={"api-version": LIST_API_VERSION, **query})
-            while request is not None:
-                response = await client.send_request(request)
-                if response.status_code != 200:
-                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-                page = response.json()
-                found += page.get("value") or []
-                next_link = page.get("nextLink")
-                request = HttpRequest("GET", next_link) if next_link else None
+            found += await arm.list_json(client, url, api_version=LIST_API_VERSION, query=query)
         return found
 
     async def _sizes_for(self, documents: Any) -> dict[str, SizeSpec]:

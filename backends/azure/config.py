@@ -46,6 +46,9 @@ class AzureSource(SourceConfig):
         "Retries of a throttled (429) or failed request before reporting it."))
     metrics_endpoint: str = Field("https://{region}.metrics.monitor.azure.com", description=(
         "Azure Monitor metrics endpoint; `{region}` is the VMs' region."))
+    addresses_refresh_s: float = Field(60.0, ge=0, description=(
+        "How often the VMs' IP addresses are listed again (two list calls per subscription: "
+        "network interfaces and public IPs); 0: on every poll."))
     size_cache_s: float = Field(6 * 3600.0, gt=0, description=(
         "How long a region's VM sizes (vCPUs, memory) are kept before being asked again."))
 

@@ -153,8 +153,10 @@ def created_at(value: str | None) -> float | None:
         return None
 
 
-def vm_from_arm(doc: Json, *, backend: str, sizes: Mapping[str, SizeSpec]) -> VM:
-    """One VM document of an ARM listing (with its instance view) as a `VM`."""
+def vm_from_arm(doc: Json, *, backend: str, sizes: Mapping[str, SizeSpec],
+                addresses: tuple[str, ...] = ()) -> VM:
+    """One VM document of an ARM listing (with its instance view) as a `VM`; its IPs come
+    from the interface and public IP listings (`addresses.py`)."""
     props = doc.get("properties") or {}
     statuses = (props.get("instanceView") or {}).get("statuses")
     size = str((props.get("hardwareProfile") or {}).get("vmSize") or "")
@@ -168,6 +170,7 @@ def vm_from_arm(doc: Json, *, backend: str, sizes: Mapping[str, SizeSpec]) -> VM
         vcpus=spec.vcpus if spec else 0,
         memory_bytes=spec.memory_bytes if spec else 0,
         disks=disks_of(props.get("storageProfile")),
+        addresses=addresses,
         tags=tags_of(doc.get("tags"), power_code(statuses)) + ((f"azure:size={clean(size)}",)
                                                              if size else ()),
         created_at=created_at(props.get("timeCreated")),

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from azure.mgmt.compute.models import HardwareProfile, VirtualMachineUpdate
-
 from backends.base import Resized
 from console.errors import Code, NovaError
 
@@ -73,7 +71,7 @@ class ResizeMixin:
         name = chosen.name
         if name.lower() == current.lower():
             return Resized(live=True, note=f"already {describe(chosen)}")
-        update = VirtualMachineUpdate(hardware_profile=HardwareProfile(vm_size=name))
+        update = {"properties": {"hardwareProfile": {"vmSize": name}}}  # the SDK's JSON form
         try:
             await self._run("resize", vm_id, args={"parameters": update})
         except NovaError as err:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from backends.base import Backend, BackendKind
 
 from .config import AzureSource
+from .template import AzureTemplate
 
-__all__ = ["KIND", "AzureSource", "open_source"]
+__all__ = ["KIND", "AzureSource", "AzureTemplate", "open_source"]
 
 
 def open_source(config: AzureSource, *, read_only: bool) -> Backend:
@@ -20,7 +21,8 @@ KIND = BackendKind(
     name="azure", config=AzureSource, open=open_source,
     description="Azure virtual machines through Azure Resource Manager (azure-mgmt-compute "
                 "aio): inventory with power state, start, power off, deallocate, restart, "
-                "delete as long-running operations.",
+                "delete as long-running operations; VMs made from an image (templates).",
     example={"kind": "azure", "name": "azure-prod",
              "subscriptions": ["00000000-0000-0000-0000-000000000000"]},
+    template=AzureTemplate,
 )
