@@ -141,14 +141,24 @@ def free_vcpus(cap: HostCapacity, limits: Overcommit = DEFAULT_OVERCOMMIT) -> in
     return allowed_vcpus(cap, limits) - cap.vcpus_allocated
 
 
+def reports_capacity(host: Host) -> bool:
+    """False for a cloud region or zone (EC2, Azure): it lists no CPUs or memory of its own;
+    the provider's quota, not this scheduler, says whether a VM fits there."""
+    return host.cpus > 0 or host.memory_bytes > 0
+
+
 def host_checks(demand: Demand, cap: HostCapacity, limits: Overcommit) -> list[Check]:
     """The host is up and the demand fits its memory and vCPUs within `limits`."""
     host = cap.host
     up = host.state is HostState.UP and not host.stale
+    reachable = Check("target reachable", up, "up" if up else
+                      f"{host.state.value}{': ' + host.error if host.error else ''}")
+    if not reports_capacity(host):
+        return [reachable, Check("capacity", True, "not reported by a cloud region or zone: "
+                                 "the provider's quota decides")]
     mem_free, vcpu_free = free_memory(cap, limits), free_vcpus(cap, limits)
     return [
-        Check("target reachable", up,
-              "up" if up else f"{host.state.value}{': ' + host.error if host.error else ''}"),
+        reachable,
         Check("capacity: memory", demand.memory_bytes <= mem_free,
               f"needs {_mib(demand.memory_bytes)}, {_mib(max(mem_free, 0))} free"
               + (f" (≤ {limits.memory:g}x of {_mib(host.memory_bytes)})"

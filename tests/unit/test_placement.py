@@ -86,6 +86,12 @@ CASES = {
     "anti-affinity ignores other roles": Case(
         [host("a", mem=64, cpus=16), host("b")], [vm("web", "a", tags=("role=web",))],
         Demand(1, GIB, spread="role=pg"), ["a", "b"]),
+    "cloud zones report no capacity: they pass, the provider's quota decides": Case(
+        [Host(id="z1", name="eu-west-1a", backend="aws", state=HostState.UP),
+         Host(id="z2", name="eu-west-1b", backend="aws", state=HostState.UP),
+         Host(id="z3", name="eu-west-1c", backend="aws", state=HostState.DOWN)],
+        [vm("i-1", "eu-west-1a", 64, 32)], Demand(8, 32 * GIB),
+        ["eu-west-1a", "eu-west-1b", "eu-west-1c"], refused={"eu-west-1c": "target reachable"}),
     "anti-affinity gives way when nothing else fits": Case(
         [host("a"), host("b", mem=1)], [vm("pg1", "a", tags=("role=pg",))],
         Demand(1, 2 * GIB, spread="role=pg"), ["a", "b"], refused={"b": "capacity: memory"}),
