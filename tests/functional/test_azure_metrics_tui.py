@@ -87,8 +87,11 @@ async def test_cpu_trend_and_charts_of_the_recorded_vm(console: Any, arm: Playba
     assert inventory.table.row(deallocated).cells[-1] == ""  # not running: not asked
 
     screen = await open_chart_of_recorded_vm(app, pilot)
-    await wait_for(pilot, lambda: "now 40%  (azure)" in label(app, "#cpu-title"), timeout_s=20,
-                   what="the CPU chart from Azure Monitor")
+    # the four charts are asked one after the other; a snapshot may redraw between them
+    await wait_for(pilot, lambda: "now 40%  (azure)" in label(app, "#cpu-title")
+                   and "(azure)" in label(app, "#mem-title")
+                   and "no data" not in label(app, "#disk-title") + label(app, "#net-title"),
+                   timeout_s=20, what="the four charts from Azure Monitor")
     assert "Azure Monitor" in label(app, "#metrics-source")
     assert "FAILING" not in label(app, "#metrics-source")
     assert "Memory  now 2.5 GiB  (azure)" in label(app, "#mem-title"), label(app, "#mem-title")
