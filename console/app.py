@@ -140,6 +140,8 @@ class NovaApp(App[str | None]):
         """Firing alerts from the metrics feed (None: the context has no alert source)."""
         self._usage: list[MetricSample] = []
         """The metrics feed's latest usage figures, filled into each snapshot (`fleet.usage`)."""
+        self.usage_error = ""
+        """Why the metrics feed's last usage figures could not be had ("" when they were)."""
         self.dispatcher = dispatcher
         """The one door to mutating calls; opened with the store at mount unless given."""
         self.store: Store | None = None
@@ -242,6 +244,7 @@ class NovaApp(App[str | None]):
         if self.metrics_feed is None:
             return
         samples, error = await self.metrics_feed.samples()
+        self.usage_error = error
         if not error:
             self._usage = samples
             if self.alerts is None:  # the source has just come up (a demo Prometheus

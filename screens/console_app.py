@@ -38,6 +38,8 @@ class ConsoleApp(Protocol):
     """The context's settings (templates, overcommit limits, spread_by), when known."""
     metrics: MetricsHistory
     metrics_feed: MetricsFeed | None
+    usage_error: str
+    """Why the feed's usage figures (CPU trends) could not be had; "" when they were."""
     alerts: list[Alert] | None
     activity: deque[tuple[str, Activity]]
     """The last events of the store's activity feed, oldest first, with the local time

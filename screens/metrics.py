@@ -75,6 +75,8 @@ class MetricsScreen(Screen[None]):
         self.window_index = 0
         self._remote: dict[tuple[str, str, int], tuple[Point, ...]] = {}
         self._remote_error = ""
+        self._failing = ""
+        """The kind of source whose error `_remote_error` is (said as "AZURE FAILING")."""
         self._alerts: list[Alert] = []
 
     def compose(self) -> ComposeResult:
@@ -153,29 +155,30 @@ class MetricsScreen(Screen[None]):
         feed, target = self.feed, self.table.cursor_key
         if feed is None:
             return
-        errors = []
+        errors: list[tuple[str, str]] = []  # (kind of source, what it said)
         if target is not None:
             for metric in ("cpu", "memory", "disk", "net"):
                 result = await feed.chart(target, metric, self.window_s, cpus=self._cpus(target))
                 if result.error:
-                    errors.append(result.error)
+                    errors.append((feed.kind_of(target), result.error))
                 else:
                     self._remote[(target, metric, self.window_s)] = result.points
         alerts, alert_error = await feed.alerts()
         if alert_error:
-            errors.append(alert_error)
+            errors.append((feed.kind_of(""), alert_error))
         else:
             self._alerts = alerts
-        self._remote_error = errors[0] if errors else ""
+        self._failing, self._remote_error = errors[0] if errors else ("", "")
         self._draw()
 
     # -- drawing ----------------------------------------------------------------------------
 
     def _points(self, target: str, metric: str) -> tuple[tuple[Point, ...], str]:
-        """Prometheus points when we have them, else the libvirt history; and the source."""
+        """The metrics source's points when we have them, else the polled history; and the
+        source."""
         remote = self._remote.get((target, metric, self.window_s))
-        if remote:
-            return remote, "prometheus"
+        if remote and self.feed is not None:
+            return remote, self.feed.kind_of(target)
         local = self.history.series(target, metric).window(self.window_s, time.time())
         return tuple(local), "libvirt"
 
@@ -208,9 +211,12 @@ class MetricsScreen(Screen[None]):
         window_name, _ = WINDOWS[self.window_index]
         source = self.feed.label if self.feed is not None else self.history.source
         text = Text(f"source: {source}  window: {window_name}  (w: change window)")
-        if self._remote_error:
-            text.append(f"  PROMETHEUS FAILING: {self._remote_error} (showing libvirt stats)",
-                        style="bold")
+        failing, error = self._failing, self._remote_error
+        if not error and self.feed is not None:  # the fleet's CPU figures (trends) failing
+            failing, error = self.feed.kind_of(""), console_app(self.app).usage_error
+        if error:
+            fallback = " (showing libvirt stats)" if failing == "prometheus" else ""
+            text.append(f"  {failing.upper()} FAILING: {error}{fallback}", style="bold")
         self.query_one("#metrics-source", Label).update(text)
 
     @on(ResourceTable.RowHighlighted, "#targets")

@@ -9,20 +9,30 @@ them into what the console charts (cores, bytes used, bytes/s).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from console.errors import NovaError
+from azure.core.exceptions import HttpResponseError
+
+from console.errors import Code, NovaError
 from console.models import VM, Alert, MetricSample, VMState
 
-from .errors import translate
+from .errors import arm_error, translate
 from .inventory import region_of
 
 NAMESPACE = "Microsoft.Compute/virtualMachines"
 BATCH = 50
 """ARM accepts at most 50 resource ids per getBatch call."""
+FLEET_CPU = "vm_cpu_used"
+"""The fleet's usage samples are named as the console's usage filler reads them (cores)."""
+SAMPLES_EVERY_S = 60.0
+"""Azure aggregates platform metrics per minute: asking the fleet's CPU more often only spends
+getBatch calls (and throttling budget) on the same figures."""
+READ_ROLE_HINT = ("give the credential the Monitoring Reader role (Microsoft.Insights/metrics/"
+                  "read) on the VMs' subscription or resource groups")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,8 @@ class MetricsMixin:
     name: str
     retries: int
     _vms: tuple[VM, ...]
+    _samples: tuple[float, list[MetricSample]] | None = None
+    """When the fleet's CPU was last asked (monotonic) and what Azure said."""
     _credential: Any
     config: Any
     client_options: Callable[[], dict[str, Any]]
@@ -103,10 +115,14 @@ class MetricsMixin:
             return []
         results = await self._query(vm.host, [vm], recipe.names, recipe.aggregation,
                                      window_s)
-        return to_points(results[0], recipe, vm) if results else []
+        mine = next((r for r in results if resource_of(r) == vm.id.lower()), None)
+        return to_points(mine, recipe, vm) if mine is not None else []
 
     async def samples(self) -> Sequence[MetricSample]:
-        """The latest CPU (cores) of every running VM, one batch per region and 50 VMs."""
+        """The latest CPU (cores) of every running VM, one batch per region and 50 VMs, asked
+        at most every `SAMPLES_EVERY_S`."""
+        if self._samples is not None and time.monotonic() - self._samples[0] < SAMPLES_EVERY_S:
+            return self._samples[1]
         recipe = RECIPES["cpu"]
         await self._known()
         running = [vm for vm in self._vms if vm.state is VMState.RUNNING]
@@ -123,8 +139,9 @@ class MetricsMixin:
                     about = ids.get(resource_of(result))
                     points = to_points(result, recipe, about) if about else []
                     if about and points:
-                        found.append(MetricSample(f"vm:{self.name}/{about.id}", "cpu",
+                        found.append(MetricSample(f"vm:{self.name}/{about.id}", FLEET_CPU,
                                                   points[-1][0], points[-1][1]))
+        self._samples = (time.monotonic(), found)
         return found
 
     async def alerts(self) -> Sequence[Alert]:
@@ -162,6 +179,10 @@ class MetricsMixin:
         except NovaError:
             raise
         except Exception as exc:
-            raise translate(exc, f"Azure Monitor metrics for {region}",
-                            retries=self.retries) from exc
+            error = translate(exc, f"Azure Monitor metrics for {region}", retries=self.retries)
+            if isinstance(exc, HttpResponseError) and exc.status_code == 403:
+                code, message = arm_error(exc)  # the role to ask for is not ARM's generic one
+                error = NovaError(Code.PERMISSION_DENIED, error.detail,
+                                  f"{code}: {message}; {READ_ROLE_HINT}")
+            raise error from exc
 

@@ -41,6 +41,10 @@ class MetricsFeed:
         by_name = {getattr(s, "name", ""): s for s in self.sources}
         return by_name.get(owner(target)) or self.sources[0]
 
+    def kind_of(self, target: str) -> str:
+        """The kind of source that charts `target` ("azure", "prometheus"…), said on screen."""
+        return str(getattr(self._for(target), "kind", "metrics"))
+
     async def chart(self, target: str, metric: str, window_s: float,
                     cpus: int = 0) -> FeedResult:
         """Points for one target; CPU is a fraction of `cpus` when given (cores otherwise)."""

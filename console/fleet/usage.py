@@ -19,7 +19,7 @@ HOST_CPU = "host_cpu_used"
 HOST_MEMORY = "host_memory_used"
 """…memory bytes in use per host…"""
 VM_CPU = "vm_cpu_used"
-"""…and CPU cores busy per VM (by UUID)."""
+"""…and CPU cores busy per VM (by UUID, or by `vm:<backend>/<id>` as clouds name targets)."""
 
 
 def _index(samples: Iterable[MetricSample]) -> dict[tuple[str, str], float]:
@@ -40,7 +40,7 @@ def _host(host: Host, found: dict[tuple[str, str], float]) -> Host:
 def _vm(vm: VM, found: dict[tuple[str, str], float]) -> VM:
     if vm.cpu_used_cores is not None or vm.cpu_time_ns:
         return vm  # the inventory source measures it (a rate, or a counter the history rates)
-    cores = found.get((VM_CPU, vm.id))
+    cores = found.get((VM_CPU, vm.id), found.get((VM_CPU, f"vm:{vm.key}")))
     return vm if cores is None else dataclasses.replace(vm, cpu_used_cores=max(0.0, cores))
 
 

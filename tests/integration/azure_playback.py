@@ -10,7 +10,11 @@ succeeded (a listing that reflects the recorded power-off once its final poll wa
 `"inject": true` entries are served only when a test queues them (`inject`). At serve time the
 recorded host (`management.azure.com`) is rewritten to this server in headers (Azure-
 AsyncOperation, Location) and bodies (nextLink), and recorded Retry-After values become 0.
-Anything unmatched gets a 404 `NoRecording` and is kept in `unmatched`.
+Anything unmatched gets a 404 `NoRecording` and is kept in `unmatched`. Azure Monitor's
+`metrics:getBatch` (`monitor_metrics.json`) goes to a region's own host; here the region is the
+first path segment (`metrics_endpoint = "https://127.0.0.1:PORT/{region}"`), its moving
+`starttime`/`endtime` are not matched and its body's `resourceids` are (as the Azure test
+proxy matches bodies).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import trustme
 
 RECORDINGS = Path(__file__).parent / "recordings" / "azure"
 RECORDED_HOST = "https://management.azure.com"
-IGNORED_QUERY = frozenset({"api-version", "t", "c", "s", "h", "p"})
+IGNORED_QUERY = frozenset({"api-version", "t", "c", "s", "h", "p", "starttime", "endtime"})
+METRICS_HOST = ".metrics.monitor.azure.com"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 REFUSED_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 RECORDED_VM = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rgname/providers/"
@@ -41,11 +46,16 @@ RECORDED_VM = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rgname/providers/"
 Key = tuple[str, str, tuple[tuple[str, str], ...]]
 
 
-def key_of(method: str, url: str) -> Key:
+def key_of(method: str, url: str, body: Any = None) -> Key:
     parts = urlsplit(url)
-    query = tuple(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                         if k not in IGNORED_QUERY))
-    return method.upper(), parts.path.rstrip("/").lower(), query
+    path = parts.path
+    if (parts.hostname or "").endswith(METRICS_HOST):  # <region>.metrics… → /<region>/…
+        path = f"/{parts.hostname.partition('.')[0]}{path}"  # type: ignore[union-attr]
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if k not in IGNORED_QUERY)
+    if isinstance(body, dict) and body.get("resourceids"):
+        query.append(("resourceids", ",".join(sorted(i.lower() for i in body["resourceids"]))))
+    return method.upper(), path.rstrip("/").lower(), tuple(query)
 
 
 @dataclass
@@ -79,7 +89,7 @@ class Playback:
 
     def __post_init__(self) -> None:
         for entry in self.entries:
-            key = key_of(entry["RequestMethod"], entry["RequestUri"])
+            key = key_of(entry["RequestMethod"], entry["RequestUri"], entry.get("RequestBody"))
             if entry.get("name"):
                 self._named[entry["name"]] = entry
             if entry.get("inject"):
@@ -110,7 +120,7 @@ class Playback:
     def inject(self, name: str, times: int = 1) -> None:
         """Serve the hand-made entry `name` to the next `times` requests of its key."""
         entry = self._named[name]
-        key = key_of(entry["RequestMethod"], entry["RequestUri"])
+        key = key_of(entry["RequestMethod"], entry["RequestUri"], entry.get("RequestBody"))
         with self.lock:
             self._injected[key].extend([entry] * times)
 
@@ -125,8 +135,13 @@ class Playback:
 
     # -- serving -----------------------------------------------------------------------------
 
-    def answer(self, method: str, url: str) -> tuple[int, dict[str, str], bytes, bool, bool]:
-        key = key_of(method, url)
+    def answer(self, method: str, url: str,
+               sent: bytes = b"") -> tuple[int, dict[str, str], bytes, bool, bool]:
+        try:
+            body = json.loads(sent) if sent else None
+        except ValueError:
+            body = None
+        key = key_of(method, url, body)
         with self.lock:
             entry = self._pick(key)
         if entry is None:
@@ -173,7 +188,7 @@ def _handler(playback: Playback) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             for gate in list(playback.held):
                 gate.wait_if_held(parts.path)
-            status, headers, body, handmade, matched = playback.answer(self.command, self.path)
+            status, headers, body, handmade, matched = playback.answer(self.command, self.path, sent)
             with playback.lock:
                 playback.log.append(Served(self.command, parts.path, parts.query, status,
                                            handmade, matched, sent))
@@ -197,7 +212,7 @@ def _handler(playback: Playback) -> type[BaseHTTPRequestHandler]:
 
 def load_entries() -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    for name in ("compute_vm.json", "handmade.json"):
+    for name in ("compute_vm.json", "handmade.json", "monitor_metrics.json"):
         entries += json.loads((RECORDINGS / name).read_text())["Entries"]
     return entries
 
