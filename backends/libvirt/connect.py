@@ -23,8 +23,10 @@ from .uri import check_uri
 class Transport(Protocol):
     """How a libvirt URI is reached. `local_uri` may block (it runs on a worker thread)."""
 
-    link: HostLink | None
-    """The link the host is reached over (SSH), which also serves shells and consoles."""
+    @property
+    def link(self) -> HostLink | None:
+        """The link the host is reached over (SSH), which also serves shells and consoles."""
+        ...
 
     def local_uri(self, uri: str) -> str:
         """The URI libvirt should open for `uri` (the same one, or a tunnel's local end)."""
