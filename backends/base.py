@@ -484,6 +484,15 @@ class SupportsDiskGrowth(Protocol):
 
 
 @runtime_checkable
+class SupportsRestartResize(Protocol):
+    """A VM whose size changes only while it is stopped (EC2): stop → resize → start as one
+    call, each step reported (`report_step`), started again when the resize fails."""
+
+    async def resize_restarting(self, vm_id: str, *, vcpus: int | None = None,
+                                memory_bytes: int | None = None) -> Resized: ...
+
+
+@runtime_checkable
 class SupportsMetrics(Protocol):
     """Current figures, chart series and alerts (Prometheus, CloudWatch, Azure Monitor,
     vSphere's PerformanceManager). Targets are `vm:<backend>/<id>` or `host:<name>`."""

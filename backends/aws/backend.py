@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,8 +28,9 @@ from console.models import VM, Host
 from .actions import PowerMixin
 from .capacity import CapacityMixin
 from .clients import Clients, ClientSettings, config_files
+from .create import CreateMixin
 from .errors import translate
-from .ids import InstanceRef, parse_ref
+from .ids import InstanceRef, host_name, parse_ref
 from .inventory import (
     Fading,
     TypeSize,
@@ -41,6 +42,7 @@ from .inventory import (
 )
 from .metrics import MetricsMixin
 from .regions import region_problem
+from .resize import ResizeMixin
 from .snapshots import SnapshotsMixin
 
 T = TypeVar("T")
@@ -60,6 +62,8 @@ class RegionListing:
     quota_vcpus: int
     listed: set[str]
     """Every instance id DescribeInstances returned (terminated ones that faded out too)."""
+    zones: list[str]
+    """The region's availability zones (hosts even when empty: a new VM can go there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,8 @@ class Sweep:
     finished: float
 
 
-class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
+class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin, CreateMixin,
+                 ResizeMixin):
     """One `aws` source: its profiles (accounts) x regions."""
 
     kind = "aws"
@@ -96,6 +101,10 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         self._fading = Fading()
         self._known: dict[str, InstanceRef] = {}
         self._enabled: dict[str, tuple[float, list[str]]] = {}
+        self._zones: dict[tuple[str, str], tuple[float, list[str]]] = {}
+        self._places: dict[str, tuple[str, str, str]] = {}
+        """Host name → (profile, region, zone): where a new VM placed on that host goes."""
+        self._families: dict[tuple[str, str, str], dict[str, TypeSize]] = {}
         self._sweep_task: asyncio.Task[Sweep] | None = None
         self._last: Sweep | None = None
         self._handed_out: float | None = None
@@ -232,14 +241,23 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         vms: list[VM] = []
         quota: dict[tuple[str, str], int] = {}
         listed: set[str] = set()
-        for pair, got in zip(pairs, found, strict=True):
+        places: dict[str, tuple[str, str, str]] = {}
+        for (profile, region), got in zip(pairs, found, strict=True):
             assert not isinstance(got, BaseException)
             vms += got.vms
-            quota[pair] = got.quota_vcpus
+            quota[(profile, region)] = got.quota_vcpus
             listed |= got.listed
+            places.update({host_name(profile, zone, several_profiles=self.several_profiles):
+                           (profile, region, zone) for zone in got.zones})
+        for vm in vms:  # a dedicated host (h-…): its region, EC2 chooses the zone
+            ref = parse_ref(vm.id)
+            places.setdefault(vm.host, (ref.profile, ref.region, ""))
         self._known = {parse_ref(vm.id).instance_id: parse_ref(vm.id) for vm in vms}
+        self._places = places
         self._fading.forget_except(listed)
-        sweep = Sweep(tuple(vms), tuple(hosts_from(vms, backend=self.name)), quota, self.clock())
+        regions = {host: place[1] for host, place in places.items()}
+        sweep = Sweep(tuple(vms), tuple(hosts_from(vms, backend=self.name, regions=regions)),
+                      quota, self.clock())
         self._last, self._handed_out = sweep, None
         return sweep
 
@@ -250,11 +268,63 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
         instances = [i for page in pages for r in page.get("Reservations", ())
                      for i in r.get("Instances", ())]
         await self._learn_sizes(profile, region, {i.get("InstanceType", "") for i in instances})
+        zones = await self._zones_of(profile, region)
         # shaping thousands of records: off the loop too
-        return await self.in_thread(self._shape, profile, region, instances, self.clock())
+        return await self.in_thread(self._shape, profile, region, instances, self.clock(), zones)
+
+    async def _zones_of(self, profile: str, region: str) -> list[str]:
+        """The region's available zones (DescribeAvailabilityZones, cached an hour); empty
+        when it does not answer (the zones with instances are still listed)."""
+        cached = self._zones.get((profile, region))
+        if cached and self.clock() - cached[0] < REGIONS_TTL_S:
+            return cached[1]
+        try:
+            answer = await self._api("ec2", profile, region, "describe_availability_zones",
+                                     Filters=[{"Name": "state", "Values": ["available"]}])
+        except NovaError:
+            return []
+        zones = sorted(str(z["ZoneName"]) for z in answer.get("AvailabilityZones", ())
+                       if z.get("ZoneType", "availability-zone") == "availability-zone")
+        self._zones[(profile, region)] = (self.clock(), zones)
+        return zones
+
+    def place_of(self, host: str, template: Mapping[str, Any]) -> tuple[str, str, str]:
+        """(profile, region, zone) a new VM goes to: the template's profile and region when it
+        names them, else the chosen host's (a zone of the last inventory)."""
+        profile, region, zone = self._places.get(host, ("", "", ""))
+        if template.get("profile"):
+            if template["profile"] not in self.clients.labels:
+                raise NovaError(Code.CONFIG_INVALID, f"the template's profile {template['profile']!r}",
+                                f"this source lists {', '.join(self.clients.labels)}; use one "
+                                "of those or add it to the source's profiles")
+            zone = zone if template["profile"] == profile else ""
+            profile = template["profile"]
+        if template.get("region"):
+            zone = zone if template["region"] == region else ""
+            region = template["region"]
+        profile = profile or (self.clients.labels[0] if len(self.clients.labels) == 1 else "")
+        if not profile or not region:
+            raise NovaError(Code.CONFIG_INVALID, f"where to launch on {host or 'no host'}",
+                            "set `region` (and `profile`) in the template, or choose a zone "
+                            "of this source as the host")
+        return profile, region, zone
+
+    async def family_sizes(self, profile: str, region: str, family: str) -> dict[str, TypeSize]:
+        """Every instance type of a family offered in the region, with its size (cached: a
+        type's size never changes)."""
+        key = (profile, region, family)
+        if key not in self._families:
+            pages = await self.pages("ec2", profile, region, "describe_instance_types",
+                                     Filters=[{"Name": "instance-type", "Values": [f"{family}.*"]}],
+                                     MaxResults=100)
+            found = {r["InstanceType"]: type_size(r) for page in pages
+                     for r in page.get("InstanceTypes", ())}
+            self._sizes.update(found)
+            self._families[key] = found
+        return self._families[key]
 
     def _shape(self, profile: str, region: str, instances: list[dict[str, Any]],
-               now: float) -> RegionListing:
+               now: float, zones: list[str]) -> RegionListing:
         shown = [i for i in instances if self._fading.keep(i, now)]
         self.monitoring.update({i["InstanceId"]: i.get("Monitoring", {}).get("State", "disabled")
                                 for i in shown})
@@ -262,7 +332,7 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin):
                                 backend=self.name, sizes=self._sizes,
                                 several_profiles=self.several_profiles) for i in shown]
         running = sum(vcpus_of(i, self._sizes) for i in shown if counts_for_quota(i))
-        return RegionListing(vms, running, {i["InstanceId"] for i in instances})
+        return RegionListing(vms, running, {i["InstanceId"] for i in instances}, zones)
 
     async def _learn_sizes(self, profile: str, region: str, types: set[str]) -> None:
         missing = sorted(t for t in types if t and t not in self._sizes)

@@ -130,9 +130,12 @@ def counts_for_quota(instance: Mapping[str, Any]) -> bool:
             and not instance.get("InstanceLifecycle") and family in STANDARD_FAMILIES)
 
 
-def hosts_from(vms: Iterable[VM], *, backend: str) -> list[Host]:
-    """One Host per zone (or dedicated host) that has instances. A zone has no capacity of
-    its own (the vCPU quota is per region: `RegionCapacity`), so its CPUs are unknown (0)."""
-    names = sorted({vm.host for vm in vms})
+def hosts_from(vms: Iterable[VM], *, backend: str,
+               regions: Mapping[str, str] | None = None) -> list[Host]:
+    """One Host per zone (or dedicated host) that has instances, and per zone of `regions`
+    (host name → its region) even without any. A zone has no capacity of its own (the vCPU
+    quota is per region: `RegionCapacity`), so its CPUs are unknown (0)."""
+    regions = regions or {}
+    names = sorted({vm.host for vm in vms} | set(regions))
     return [Host(id=f"{backend}/{name}", name=name, backend=backend, hypervisor="EC2",
-                 uri=name) for name in names]
+                 uri=name, datacenter=regions.get(name, "")) for name in names]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backends.base import Backend, BackendKind, SourceConfig
 
@@ -81,6 +81,42 @@ class AwsSource(SourceConfig):
         return self.metrics
 
 
+class Ec2Template(BaseModel):
+    """The EC2 fields of a template: what RunInstances is given. The size is the instance
+    type's; a request for more vCPUs or memory than it has gets the smallest type of the same
+    family that fits (said in the create's steps). Tags: the template's common `tags`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ami: str = Field(pattern=r"^ami-[0-9a-f]{8,17}$", description="The image (AMI id).")
+    instance_type: str = Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$", description=(
+        "The instance type, e.g. m5.large."))
+    subnet: str = Field("", pattern=r"^(subnet-[0-9a-f]{8,17})?$", description=(
+        "Subnet to launch in (it fixes the zone); empty: the default VPC, in the zone the "
+        "scheduler chose."))
+    security_groups: list[str] = Field(default_factory=list, description=(
+        "Security group ids (sg-…); empty: the VPC's default group."))
+    key_name: str = Field("", description="EC2 key pair for SSH (empty: none).")
+    profile: str = Field("", description="Launch with this profile (empty: the chosen zone's).")
+    region: str = Field("", description="Launch in this region (empty: the chosen zone's).")
+
+    @field_validator("security_groups")
+    @classmethod
+    def _groups(cls, value: list[str]) -> list[str]:
+        bad = [g for g in value if not g.startswith("sg-")]
+        if bad:
+            raise ValueError(f"security_groups: {', '.join(bad)} is not a group id; list ids "
+                             "such as sg-0123456789abcdef0")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value and (problem := region_problem(value)):
+            raise ValueError(problem)
+        return value
+
+
 def open_source(config: AwsSource, *, read_only: bool) -> Backend:
     from .backend import AwsBackend  # boto3 loads here, when a context uses AWS
 
@@ -93,4 +129,5 @@ KIND = BackendKind(
                 "snapshots, CloudWatch metrics.",
     example={"kind": "aws", "name": "aws-prod", "profiles": ["prod"],
              "regions": ["eu-west-1", "us-east-1"]},
+    template=Ec2Template,
 )

@@ -25,6 +25,7 @@ from backends.base import (
     SupportsMigration,
     SupportsPower,
     SupportsResize,
+    SupportsRestartResize,
     SupportsSnapshots,
 )
 from console.errors import Code, NovaError
@@ -174,6 +175,17 @@ def _written_to(value: Any, _params: Mapping[str, object]) -> str:
     return f"written to {value}; the host reconnects at the next poll" if value else ""
 
 
+def _resize_vm(backend: Any, vm_id: str, params: dict[str, object]) -> Awaitable[Any]:
+    """`resize`, or with `restart` stop → resize → start (`SupportsRestartResize`)."""
+    args = {k: v for k, v in params.items() if k != "restart"}
+    if not params.get("restart"):
+        return backend.resize(vm_id, **args)
+    if not isinstance(backend, SupportsRestartResize):
+        raise NovaError(Code.NOT_SUPPORTED, "resize with restart",
+                        "this backend resizes without stopping the VM; leave out restart")
+    return backend.resize_restarting(vm_id, **args)
+
+
 def _made(value: Any, _params: Mapping[str, object]) -> str:
     return f"on {value.host}, {value.state.value}" if value is not None else ""
 
@@ -304,8 +316,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
         Confirm.NONE, "resize",
         "Change vCPUs and memory: live up to the VM's maximum, otherwise at its next boot.",
         params=(Param("vcpus", int, None, "vCPUs"),
-                Param("memory_bytes", int, None, "memory in bytes")),
-        result_note=_resized, cli=False, opens="resize",
+                Param("memory_bytes", int, None, "memory in bytes"),
+                Param("restart", bool, False, "stop, resize and start again (EC2)")),
+        call=_resize_vm, result_note=_resized, cli=False, opens="resize",
     ),
     ActionSpec(
         GROW_DISK, "Grow disk", "E", TargetKind.VM, SupportsDiskGrowth, "grow_disk",

@@ -26,7 +26,7 @@ from console.cli.exit import ExitStatus, exit_for, exit_for_all
 from console.errors import NovaError
 from console.fleet.resolve import resolve_vm
 from console.models import VM
-from console.provision import create, templates
+from console.provision import create, resize, templates
 from console.provision.create import CreateRequest, Planned
 from console.provision.resize import grow_disk_request, resize_request
 from console.store import Store
@@ -57,6 +57,8 @@ def add_parsers(sub: Any, vm_sub: Any) -> None:
     r.add_argument("names", nargs="+", metavar="NAME")
     r.add_argument("--vcpus", type=int, help="vCPUs")
     r.add_argument("--memory", type=_size, help="memory, e.g. 8GiB")
+    r.add_argument("--restart", action="store_true",
+                   help="stop, resize and start again as one action (EC2: a running instance)")
     r.add_argument("--json", action="store_true", help="JSON output")
     r.set_defaults(func=cmd_resize)
 
@@ -155,7 +157,8 @@ def _created_json(outcome: Outcome, p: Planned) -> dict[str, Any]:
 
 def cmd_resize(args: argparse.Namespace) -> int:
     def request(vm: VM) -> Request:
-        return resize_request(vm, vcpus=args.vcpus, memory_bytes=args.memory, origin="cli")
+        return resize_request(vm, vcpus=args.vcpus, memory_bytes=args.memory, origin="cli",
+                              restart=args.restart)
 
     return asyncio.run(_resize(args, request, actions.RESIZE))
 
@@ -181,7 +184,8 @@ async def _resize(args: argparse.Namespace, request: Callable[[VM], Request], ac
         try:
             dispatcher = Dispatcher(fleet.backends, audit=store, context=context_name,
                                     read_only=read_only)
-            outcomes = await dispatcher.run_all(requests)
+            outcomes = await resize.run(dispatcher, requests,
+                                        on_step=None if args.json else _print_step)
         finally:
             await store.close()
     finally:

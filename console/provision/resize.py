@@ -8,16 +8,20 @@ disk needs a step inside the guest, which the backend's note names.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Sequence
 
-from console.actions.dispatcher import Request, Target
+from backends.base import saga_steps
+from console.actions.dispatcher import BULK_CONCURRENCY, Dispatcher, Outcome, Request, Target
 from console.actions.registry import GROW_DISK, RESIZE
 from console.errors import Code, NovaError
 from console.models import VM
+from console.provision.saga import OnStep, StepAudit
 
 
 def resize_request(vm: VM, *, vcpus: int | None = None, memory_bytes: int | None = None,
-                   origin: str) -> Request:
+                   origin: str, restart: bool = False) -> Request:
     """The `vm.resize` request; NOVA-1001 when it changes nothing or asks for nonsense."""
     if vcpus is None and memory_bytes is None:
         raise NovaError(Code.CONFIG_INVALID, f"resize {vm.name}", "give vCPUs, memory or both")
@@ -28,6 +32,8 @@ def resize_request(vm: VM, *, vcpus: int | None = None, memory_bytes: int | None
                         "give at least 16MiB (units: MiB, GiB)")
     params: dict[str, object] = {k: v for k, v in (("vcpus", vcpus), ("memory_bytes", memory_bytes))
                                  if v is not None}
+    if restart:  # stop → resize → start, one audited action (a VM that must be stopped: EC2)
+        params["restart"] = True
     return Request(RESIZE, Target(vm.backend, vm.id, vm.name), params, origin=origin)
 
 
@@ -46,3 +52,19 @@ def grow_disk_request(vm: VM, *, disk: str, size_bytes: int, origin: str) -> Req
                         "give the new size with a unit (e.g. 20GiB)")
     return Request(GROW_DISK, Target(vm.backend, vm.id, vm.name),
                    {"disk": disk, "size_bytes": size_bytes}, origin=origin)
+
+
+async def run(dispatcher: Dispatcher, requests: Sequence[Request], *,
+              on_step: OnStep | None = None) -> list[Outcome]:
+    """Run the resizes (or disk growths) at once; a restarting resize's steps (stop, type, start, and the
+    start that undoes a failed change) are audited as rows of their own and shown."""
+
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    async def one(request: Request) -> Outcome:
+        saga_steps.set(StepAudit(dispatcher.audit, dispatcher.context, request.target,
+                                 request.action, on_step))
+        async with gate:
+            return await dispatcher.run(request)
+
+    return list(await asyncio.gather(*(one(r) for r in requests)))
