@@ -54,7 +54,9 @@ async def test_lists_over_a_thousand_instances_of_two_accounts_in_three_regions(
     assert all((vm.vcpus, vm.memory_bytes) == expected[types[vm.id]] for vm in vms)
     assert Counter(types.values()) == {"ec2:type=m5.large": 540, "ec2:type=t3.micro": 540}
     assert all(vm.state is VMState.RUNNING and vm.addresses for vm in vms)
-    assert {h.name for h in hosts} == {vm.host for vm in vms}
+    assert {vm.host for vm in vms} <= {h.name for h in hosts}
+    assert {f"{p}:{r}a" for p, r in launched} <= {h.name for h in hosts}  # zones, empty or not
+    assert all(h.datacenter in REGIONS for h in hosts)
     assert all(h.name.startswith(("alpha:", "beta:")) for h in hosts)
     one = next(vm for vm in vms if vm.id.startswith("beta:ap-southeast-2:"))
     assert one.host.startswith("beta:ap-southeast-2") and "ec2:type=" in " ".join(one.tags)

@@ -95,6 +95,12 @@ CASES = {
     "anti-affinity gives way when nothing else fits": Case(
         [host("a"), host("b", mem=1)], [vm("pg1", "a", tags=("role=pg",))],
         Demand(1, 2 * GIB, spread="role=pg"), ["a", "b"], refused={"b": "capacity: memory"}),
+    "a cloud zone (no capacity reported) is a candidate, ranked after measured room": Case(
+        [host("eu-west-1a", mem=0, cpus=0), host("kvm")], [vm("x", "eu-west-1a", 4, 2)],
+        Demand(2, 8 * GIB), ["kvm", "eu-west-1a"]),
+    "a cloud zone still needs to be up": Case(
+        [host("eu-west-1b", mem=0, cpus=0, state=HostState.DOWN)], [], Demand(1, GIB),
+        ["eu-west-1b"], refused={"eu-west-1b": "target reachable"}),
 }
 
 
