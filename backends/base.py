@@ -484,6 +484,17 @@ class SupportsDiskGrowth(Protocol):
 
 
 @runtime_checkable
+class SupportsQuotas(Protocol):
+    """A cloud source whose capacity is an account quota per region, not a host's hardware
+    (EC2's on-demand vCPU quota); the hosts screen shows these lines beside the zones."""
+
+    async def quotas(self) -> Sequence[str]:
+        """One line per region of the last inventory: what runs against the quota, or "?"
+        and why the quota is not known. Never a made-up number."""
+        ...
+
+
+@runtime_checkable
 class SupportsRestartResize(Protocol):
     """A VM whose size changes only while it is stopped (EC2): stop → resize → start as one
     call, each step reported (`report_step`), started again when the resize fails."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Label
 
+from backends.base import SupportsQuotas
 from console.actions import registry as actions
 from console.actions.registry import ACCEPT_HOST_KEY, HOST_SHELL
 from console.fleet.capacity import HostCapacity, host_capacity
@@ -33,6 +34,8 @@ SORTS = {
     "headroom": lambda c: c.memory_headroom,
 }
 SORT_ORDER = tuple(SORTS)
+QUOTAS_REFRESH_S = 60.0
+"""How often the regional quota lines (clouds: EC2's vCPU quota) are asked for again."""
 
 
 class HostsScreen(Screen[None]):
@@ -49,6 +52,8 @@ class HostsScreen(Screen[None]):
 
     DEFAULT_CSS = """
     HostsScreen #host-summary { height: 1; color: $foreground-muted; padding: 0 1; }
+    HostsScreen #host-quotas { height: auto; max-height: 4; color: $foreground-muted;
+                               padding: 0 1; display: none; }
     HostsScreen #host-detail { width: 100%; height: auto; max-height: 4; padding: 0 1;
                                display: none; }
     """
@@ -58,16 +63,35 @@ class HostsScreen(Screen[None]):
         self.sort_column = "name"
         self.sort_reverse = False
         self._capacity: list[HostCapacity] = []
+        self._quotas_asked = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
         yield ResourceTable(HOST_COLUMNS, id="hosts")
         yield Label("", id="host-detail", markup=False)
         yield Label("", id="host-summary")
+        yield Label("", id="host-quotas", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.watch(self.app, "snapshot", self._on_snapshot, init=True)
+        self.set_interval(QUOTAS_REFRESH_S, self._fetch_quotas)
+
+    @work(exclusive=True, group="quotas")
+    async def _fetch_quotas(self) -> None:
+        """Per region of a cloud source: vCPUs running against the account's quota, or "?"
+        and why (the zones themselves have no capacity of their own)."""
+        fleet = getattr(self.app, "fleet", None)
+        lines: list[str] = []
+        for backend in (fleet.backends.values() if fleet is not None else ()):
+            if isinstance(backend, SupportsQuotas):
+                try:
+                    lines += [f"{backend.name} quota: {line}" for line in await backend.quotas()]
+                except Exception as exc:  # a quota we cannot read is said, never guessed
+                    lines.append(f"{backend.name} quota: ? ({exc})")
+        label = self.query_one("#host-quotas", Label)
+        label.update("\n".join(lines))
+        label.display = bool(lines)
 
     @property
     def table(self) -> ResourceTable:
@@ -78,6 +102,12 @@ class HostsScreen(Screen[None]):
             return
         self._capacity = host_capacity(snapshot)
         self._redraw()
+        fleet = getattr(self.app, "fleet", None)
+        with_quotas = {name for name, b in (fleet.backends.items() if fleet else ())
+                       if isinstance(b, SupportsQuotas)}
+        if not self._quotas_asked and any(h.backend in with_quotas for h in snapshot.hosts):
+            self._quotas_asked = True  # its first inventory is in: ask now, not a minute later
+            self._fetch_quotas()
 
     def _redraw(self) -> None:
         caps = sorted(self._capacity, key=SORTS[self.sort_column], reverse=self.sort_reverse)

@@ -34,6 +34,15 @@ class RegionCapacity:
     def headroom(self) -> float | None:
         return None if self.quota_vcpus is None else self.quota_vcpus - self.running_vcpus
 
+    def line(self, *, with_profile: bool = False) -> str:
+        """"eu-west-1 12/64 vCPU (52 free)", or "eu-west-1 12/? vCPU: <why>"."""
+        where = f"{self.profile}:{self.region}" if with_profile else self.region
+        if self.quota_vcpus is None:
+            return f"{where} {self.running_vcpus}/? vCPU: {self.note or 'quota unknown'}"
+        free = self.quota_vcpus - self.running_vcpus
+        return (f"{where} {self.running_vcpus}/{self.quota_vcpus:g} vCPU "
+                f"({f'{free:g} free' if free >= 0 else f'{-free:g} over'})")
+
 
 class CapacityMixin:
     """Mixed into `AwsBackend`; relies on its `_api`, `clock` and sweeps."""
@@ -57,17 +66,33 @@ class CapacityMixin:
                                      ServiceCode="ec2", QuotaCode=QUOTA_CODE)
             value = float(answer["Quota"]["Value"])
         except NovaError as exc:
-            note = f"Service Quotas did not answer: {exc.cause or exc.detail}"
+            note = f"Service Quotas did not answer ({_short(exc.cause or exc.detail)})"
         except (KeyError, TypeError, ValueError):
             note = "Service Quotas answered without a value"
         self._quotas[(profile, region)] = (self.clock(), value, note)
         return value, note
 
-    async def capacity(self) -> list[RegionCapacity]:
-        """Per (profile, region) of the last inventory: running vCPUs vs the quota."""
-        sweep = await self._shared_sweep()
+    async def capacity(self, *, sweep: Any = None) -> list[RegionCapacity]:
+        """Per (profile, region) of an inventory (by default a fresh one): running vCPUs vs
+        the quota."""
+        sweep = sweep or await self._shared_sweep()
         found = []
         for (profile, region), running in sorted(sweep.quota_vcpus.items()):
             value, note = await self.quota(profile, region)
             found.append(RegionCapacity(profile, region, running, value, note))
         return found
+
+    async def quotas(self) -> list[str]:
+        """SupportsQuotas: the lines of the last inventory (none before the first; no new
+        sweep is started for them)."""
+        last = getattr(self, "_last", None)
+        if last is None:
+            return []
+        several = getattr(self, "several_profiles", False)
+        return [c.line(with_profile=several) for c in await self.capacity(sweep=last)]
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """An SDK's error on one line, cut to fit beside the hosts table."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[:limit - 1] + "…"

@@ -45,6 +45,8 @@ def rows(context: Context) -> list[TemplateRow]:
         fields = t.fields()
         source = "/".join(str(fields[k]) for k in ("pool", "base_volume") if fields.get(k)) or (
             next((str(fields[k]) for k in ("ami", "image", "template_vm") if fields.get(k)), ""))
+        if fields.get("instance_type"):  # EC2: the type is the size
+            source += f" ({fields['instance_type']})"
         result.append(TemplateRow(name, t.kind, t.vcpus, int(t.memory), int(t.disk), source,
                                   t.description))
     return result

@@ -213,7 +213,7 @@ def test_cli_lists_the_template_and_creates_two_from_it(aws_world: AwsWorld, tmp
     listed = novacron("template", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
-    assert (row["name"], row["kind"], row["source"]) == ("ec2-tpl", "aws", AMI)
+    assert (row["name"], row["kind"], row["source"]) == ("ec2-tpl", "aws", f"{AMI} (t3.micro)")
 
     made = novacron("vm", "create", "--template", "ec2-tpl", "--name", "n", "--count", "2")
     assert made.returncode == 0, made.stdout + made.stderr

@@ -11,6 +11,7 @@ from console.app import NovaApp
 from console.config import Context
 from console.fleet.polling import Fleet
 from console.fleet.sources import build_backends
+from screens.hosts import HostsScreen
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from tests import wait_for
 
@@ -46,3 +47,30 @@ async def test_inventory_screen_lists_the_ec2_instances(aws_world: AwsWorld) -> 
             screen.show_filter(text)
             await pilot.pause(FILTER_DEBOUNCE_S + 0.2)
             assert set(screen.table.row_keys()) == keys, text
+
+
+async def test_hosts_screen_lists_every_zone_and_each_regions_vcpus_against_the_quota(
+        aws_world: AwsWorld) -> None:
+    """moto's Service Quotas does not know L-1216C47A: the quota is "?" with the reason."""
+    aws_world.run(2, instance_type="m5.xlarge")  # 8 running vCPUs in eu-west-1
+    source = registry.kind("aws").config(name="cloud", profiles=["alpha"],
+                                         regions=["eu-west-1", "us-east-1"])
+    fleet = Fleet("cloud", build_backends(Context(backends=[source]), read_only=False),
+                  interval_s=30.0)
+    app = NovaApp(fleet)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.hosts) >= 6,
+                       timeout_s=60, what="the zones")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, HostsScreen), what="hosts screen")
+        screen = app.screen
+        assert isinstance(screen, HostsScreen)
+        label = screen.query_one("#host-quotas", Label)
+        await wait_for(pilot, lambda: "us-east-1" in str(label.content), timeout_s=60,
+                       what="the quota lines")
+        lines = str(label.content).splitlines()
+        assert lines[0].startswith("cloud quota: eu-west-1 8/? vCPU: Service Quotas did not answer")
+        assert lines[1].startswith("cloud quota: us-east-1 0/? vCPU: Service Quotas did not answer")
+        assert all("NoSuchResource" in line for line in lines)
+        zones = {k.rpartition("/")[2] for k in screen.table.row_keys()}
+        assert {"eu-west-1a", "eu-west-1b", "us-east-1a", "us-east-1b"} <= zones

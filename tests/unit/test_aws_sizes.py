@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from backends.aws.capacity import RegionCapacity
 from backends.aws.inventory import TypeSize
 from backends.aws.sizes import family_of, smallest_fit
 from console.errors import Code, NovaError
@@ -39,3 +40,11 @@ def test_an_unknown_family_is_a_config_error() -> None:
         smallest_fit({}, vcpus=2, memory_bytes=None)
     assert caught.value.kind is Code.CONFIG_INVALID
     assert family_of("c6g.medium") == "c6g"
+
+
+def test_a_known_quota_is_said_with_what_is_free_or_over() -> None:
+    assert RegionCapacity("prod", "eu-west-1", 12, 64.0).line() == "eu-west-1 12/64 vCPU (52 free)"
+    assert RegionCapacity("prod", "eu-west-1", 70, 64.0).line(with_profile=True) == \
+        "prod:eu-west-1 70/64 vCPU (6 over)"
+    unknown = RegionCapacity("prod", "us-east-1", 4, None, "Service Quotas did not answer (x)")
+    assert unknown.line() == "us-east-1 4/? vCPU: Service Quotas did not answer (x)"
