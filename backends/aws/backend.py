@@ -26,6 +26,7 @@ from console.errors import Code, NovaError
 from console.models import VM, Host
 
 from .actions import PowerMixin
+from .alarms import AlarmsMixin
 from .capacity import CapacityMixin
 from .clients import Clients, ClientSettings, config_files
 from .create import CreateMixin
@@ -75,8 +76,8 @@ class Sweep:
     finished: float
 
 
-class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin, CreateMixin,
-                 ResizeMixin):
+class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, AlarmsMixin, CapacityMixin,
+                 CreateMixin, ResizeMixin):
     """One `aws` source: its profiles (accounts) x regions."""
 
     kind = "aws"
@@ -84,7 +85,8 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin, Create
     def __init__(self, name: str = "aws", *, profiles: Sequence[str] = (),
                  regions: Sequence[str] | str = (), settings: ClientSettings | None = None,
                  timeout_s: float = 30.0, read_only: bool = False, max_concurrency: int = 8,
-                 page_size: int = PAGE_SIZE, clock: Callable[[], float] = time.time) -> None:
+                 page_size: int = PAGE_SIZE, clock: Callable[[], float] = time.time,
+                 metrics_interval_s: float = 300.0) -> None:
         self.name = name
         self.read_only = read_only
         self.timeout_s = timeout_s
@@ -109,7 +111,8 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin, Create
         self._last: Sweep | None = None
         self._handed_out: float | None = None
         """When the last sweep was first handed to a caller (None: not yet)."""
-        self._init_metrics()
+        self._init_metrics(metrics_interval_s)
+        self._init_alarms()
         self._init_capacity()
 
     @classmethod
@@ -121,7 +124,8 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, CapacityMixin, Create
             endpoint_url=source.endpoint_url, pool_size=source.max_concurrency)
         return cls(source.name, profiles=source.profiles, regions=source.regions,
                    settings=settings, timeout_s=source.timeout_s, read_only=read_only,
-                   max_concurrency=source.max_concurrency)
+                   max_concurrency=source.max_concurrency,
+                   metrics_interval_s=source.metrics_interval_s)
 
     # -- plumbing ---------------------------------------------------------------------------
 

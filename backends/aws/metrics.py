@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.errors import Code, NovaError
-from console.models import VM, Alert, MetricSample
+from console.models import VM, MetricSample
 
 from .ids import InstanceRef, parse_ref
 
@@ -45,7 +45,8 @@ class MetricsBudget:
     since: float = field(default_factory=time.time)
 
     def __str__(self) -> str:
-        return f"{self.calls} GetMetricData calls, {self.metrics} metrics requested"
+        return (f"{self.calls} GetMetricData calls, {self.metrics} metrics requested so far "
+                "(billed per 1,000 metrics)")
 
 
 class MetricsMixin:
@@ -57,21 +58,27 @@ class MetricsMixin:
     monitoring: dict[str, str]
     metrics_budget: MetricsBudget
     vcpus_now: Callable[[InstanceRef], Any]
+    _shared_sweep: Callable[[], Any]
 
-    def _init_metrics(self) -> None:
+    def _init_metrics(self, every_s: float = BASIC_PERIOD_S) -> None:
         self.monitoring = {}
         self.metrics_budget = MetricsBudget()
+        self.samples_every_s = every_s
+        """The fleet's CPU figures are asked again at most this often (the 5-minute period
+        of basic monitoring by default: asking more often only costs money)."""
         self._samples: tuple[float, list[MetricSample]] | None = None
 
     @property
     def metrics_label(self) -> str:
-        """Said on screen: where the figures come from and how fine they are."""
+        """Said on screen: where the figures come from, how fine they are, what it cost."""
         states = set(self.monitoring.values())
         if states == {"enabled"}:
-            return "CloudWatch, 1-minute detailed monitoring"
-        if "enabled" in states:
-            return "CloudWatch, 5-minute basic monitoring (1-minute where detailed is on)"
-        return "CloudWatch, 5-minute basic monitoring"
+            kind = "CloudWatch, 1-minute detailed monitoring"
+        elif "enabled" in states:
+            kind = "CloudWatch, 5-minute basic monitoring (1-minute where detailed is on)"
+        else:
+            kind = "CloudWatch, 5-minute basic monitoring"
+        return f"{kind}; fleet CPU every {self.samples_every_s / 60:g} min; {self.metrics_budget}"
 
     def period_of(self, instance_id: str) -> int:
         detailed = self.monitoring.get(instance_id) == "enabled"
@@ -136,13 +143,18 @@ class MetricsMixin:
         return vcpus / 100.0
 
     async def samples(self) -> Sequence[MetricSample]:
-        """SupportsMetrics: the latest CPU use (cores) of every running instance of the last
-        inventory, batched per (profile, region); fetched again at most every 5 minutes."""
+        """SupportsMetrics: the latest CPU use (cores) of every running instance, batched per
+        (profile, region), `MAX_QUERIES` a call; fetched again at most every
+        `samples_every_s`. The instances are the last inventory's, or (a metrics-only source
+        opened beside the fleet's) its own, listed again at the same pace. A target is the
+        VM's id, as `console.fleet.usage` looks it up."""
         now = self.clock()
-        if self._samples is not None and now - self._samples[0] < BASIC_PERIOD_S:
+        if self._samples is not None and now - self._samples[0] < self.samples_every_s:
             return self._samples[1]
         last = getattr(self, "_last", None)
-        running: list[VM] = [vm for vm in (last.vms if last else ()) if vm.state.value == "running"]
+        if last is None or now - last.finished > self.samples_every_s:
+            last = await self._shared_sweep()
+        running: list[VM] = [vm for vm in last.vms if vm.state.value == "running"]
         by_pair: dict[tuple[str, str], list[VM]] = {}
         for vm in running:
             ref = parse_ref(vm.id)
@@ -162,14 +174,9 @@ class MetricsMixin:
                 if points:
                     t, v = max(points)
                     vm = ids[q]
-                    out.append(MetricSample(f"vm:{self.name}/{vm.id}", "vm_cpu_used", t,
-                                            v / 100.0 * (vm.vcpus or 1)))
+                    out.append(MetricSample(vm.id, "vm_cpu_used", t, v / 100.0 * (vm.vcpus or 1)))
         self._samples = (now, out)
         return out
-
-    async def alerts(self) -> Sequence[Alert]:
-        """SupportsMetrics: CloudWatch alarms are not read yet (none reported)."""
-        return []
 
 
 def aligned(now: float, window_s: float, period: int) -> tuple[float, float]:

@@ -43,6 +43,9 @@ class AwsSource(SourceConfig):
     max_concurrency: int = Field(8, ge=1, le=64, description=(
         "Threads calling AWS at once (profiles x regions are listed in parallel)."))
     metrics: bool = Field(True, description="Serve CloudWatch charts for the instances.")
+    metrics_interval_s: float = Field(300.0, ge=60, description=(
+        "Ask CloudWatch for the fleet's CPU (sparklines) at most this often; GetMetricData is "
+        "billed per metric, and basic monitoring has one point per 5 minutes anyway."))
 
     @field_validator("profiles")
     @classmethod

@@ -35,7 +35,12 @@ class MetricsFeed:
 
     def __init__(self, sources: Sequence[SupportsMetrics]) -> None:
         self.sources = list(sources)
-        self.label = "; ".join(s.metrics_label for s in self.sources)
+
+    @property
+    def label(self) -> str:
+        """Where the figures come from, as each source says it now (CloudWatch counts its
+        billed calls in it)."""
+        return "; ".join(s.metrics_label for s in self.sources)
 
     def _for(self, target: str) -> SupportsMetrics:
         by_name = {getattr(s, "name", ""): s for s in self.sources}

@@ -92,8 +92,9 @@ def test_the_label_says_basic_or_detailed_monitoring() -> None:
 
     source = Source()
     source._init_metrics()
-    assert source.metrics_label == "CloudWatch, 5-minute basic monitoring"
+    assert source.metrics_label.startswith("CloudWatch, 5-minute basic monitoring; fleet CPU "
+                                           "every 5 min; 0 GetMetricData calls")
     source.monitoring = {"i-1": "enabled"}
-    assert source.metrics_label == "CloudWatch, 1-minute detailed monitoring"
+    assert source.metrics_label.startswith("CloudWatch, 1-minute detailed monitoring;")
     source.monitoring = {"i-1": "enabled", "i-2": "disabled"}
     assert "5-minute basic" in source.metrics_label and "1-minute" in source.metrics_label
