@@ -6,9 +6,10 @@ lists every (profile, region) pair at once, page by page (DescribeInstances), an
 sizes of instance types it has not seen yet (DescribeInstanceTypes, cached: a type's size never
 changes). `hosts()` and `vms()` share the sweep the fleet asks for with both.
 
-A pair that fails (unknown profile, expired SSO session, missing permission) fails the sweep
-with an error naming the pair and what to run, so the fleet marks the whole source stale with
-that message (one source per account is the way to isolate accounts from each other).
+A pair that fails (unknown profile, expired SSO session, missing permission) leaves the other
+pairs fresh: its last instances are shown stale and its zones carry the error naming the pair
+and what to run (`sweep.assemble`). Only when every pair fails does the sweep fail, and the
+fleet marks the whole source stale with that message.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from console.errors import Code, NovaError
@@ -31,12 +31,11 @@ from .capacity import CapacityMixin
 from .clients import Clients, ClientSettings, config_files
 from .create import CreateMixin
 from .errors import translate
-from .ids import InstanceRef, host_name, parse_ref
+from .ids import InstanceRef, parse_ref
 from .inventory import (
     Fading,
     TypeSize,
     counts_for_quota,
-    hosts_from,
     type_size,
     vcpus_of,
     vm_from_instance,
@@ -45,6 +44,7 @@ from .metrics import MetricsMixin
 from .regions import region_problem
 from .resize import ResizeMixin
 from .snapshots import SnapshotsMixin
+from .sweep import RegionListing, Sweep, assemble
 
 T = TypeVar("T")
 
@@ -55,25 +55,6 @@ TYPES_PER_CALL = 100
 SWEEP_REUSE_S = 1.0
 """`hosts()` right after `vms()` (or the reverse) reuses the sweep that just ended."""
 REGIONS_TTL_S = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class RegionListing:
-    vms: list[VM]
-    quota_vcpus: int
-    listed: set[str]
-    """Every instance id DescribeInstances returned (terminated ones that faded out too)."""
-    zones: list[str]
-    """The region's availability zones (hosts even when empty: a new VM can go there)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sweep:
-    vms: tuple[VM, ...]
-    hosts: tuple[Host, ...]
-    quota_vcpus: dict[tuple[str, str], int]
-    """Running on-demand standard vCPUs per (profile, region): what L-1216C47A limits."""
-    finished: float
 
 
 class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, AlarmsMixin, CapacityMixin,
@@ -105,6 +86,9 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, AlarmsMixin, Capacity
         self._enabled: dict[str, tuple[float, list[str]]] = {}
         self._zones: dict[tuple[str, str], tuple[float, list[str]]] = {}
         self._places: dict[str, tuple[str, str, str]] = {}
+        self._listings: dict[tuple[str, str], tuple[RegionListing, float]] = {}
+        """The last good listing of each (profile, region), and when: shown stale while
+        that pair fails."""
         """Host name → (profile, region, zone): where a new VM placed on that host goes."""
         self._families: dict[tuple[str, str, str], dict[str, TypeSize]] = {}
         self._sweep_task: asyncio.Task[Sweep] | None = None
@@ -232,36 +216,40 @@ class AwsBackend(PowerMixin, SnapshotsMixin, MetricsMixin, AlarmsMixin, Capacity
         return sweep
 
     async def _sweep(self) -> Sweep:
-        pairs = [(profile, region) for profile in self.clients.labels
-                 for region in await self.regions_of(profile)]
-        found = await asyncio.gather(*(self._list_region(p, r) for p, r in pairs),
-                                     return_exceptions=True)
-        failed = [f for f in found if isinstance(f, BaseException)]
-        if failed:
-            first = failed[0]
-            if len(failed) > 1 and isinstance(first, NovaError):
-                first.detail += f" (and {len(failed) - 1} more profile/region pairs failed)"
+        pairs: list[tuple[str, str]] = []
+        unknown: dict[tuple[str, str], Exception] = {}
+        for profile in self.clients.labels:
+            try:
+                pairs += [(profile, region) for region in await self.regions_of(profile)]
+            except NovaError as exc:  # its regions are unknown: one failed pair says why
+                unknown[(profile, "its region")] = exc
+        listed = await asyncio.gather(*(self._list_region(p, r) for p, r in pairs),
+                                      return_exceptions=True)
+        found = [*listed, *unknown.values()]
+        pairs += list(unknown)
+        now = self.clock()
+        fresh: dict[tuple[str, str], RegionListing] = {}
+        failed: dict[tuple[str, str], str] = {}
+        errors: list[Exception] = []
+        for pair, got in zip(pairs, found, strict=True):
+            if isinstance(got, RegionListing):
+                fresh[pair] = got
+                self._listings[pair] = (got, now)
+            elif isinstance(got, Exception):
+                errors.append(got)
+                failed[pair] = f"profile {pair[0]!r}, {pair[1]} not listed: {got}"
+            else:
+                raise got  # cancelled
+        if errors and not fresh:
+            first = errors[0]
+            if len(errors) > 1 and isinstance(first, NovaError):
+                first.detail += f" (and {len(errors) - 1} more profile/region pairs failed)"
             raise first
-        vms: list[VM] = []
-        quota: dict[tuple[str, str], int] = {}
-        listed: set[str] = set()
-        places: dict[str, tuple[str, str, str]] = {}
-        for (profile, region), got in zip(pairs, found, strict=True):
-            assert not isinstance(got, BaseException)
-            vms += got.vms
-            quota[(profile, region)] = got.quota_vcpus
-            listed |= got.listed
-            places.update({host_name(profile, zone, several_profiles=self.several_profiles):
-                           (profile, region, zone) for zone in got.zones})
-        for vm in vms:  # a dedicated host (h-…): its region, EC2 chooses the zone
-            ref = parse_ref(vm.id)
-            places.setdefault(vm.host, (ref.profile, ref.region, ""))
-        self._known = {parse_ref(vm.id).instance_id: parse_ref(vm.id) for vm in vms}
-        self._places = places
-        self._fading.forget_except(listed)
-        regions = {host: place[1] for host, place in places.items()}
-        sweep = Sweep(tuple(vms), tuple(hosts_from(vms, backend=self.name, regions=regions)),
-                      quota, self.clock())
+        sweep = assemble(self.name, pairs, fresh, self._listings, failed,
+                         several_profiles=self.several_profiles, now=now)
+        self._known = {parse_ref(vm.id).instance_id: parse_ref(vm.id) for vm in sweep.vms}
+        self._places = sweep.places
+        self._fading.forget_except(sweep.listed)
         self._last, self._handed_out = sweep, None
         return sweep
 

@@ -136,3 +136,18 @@ async def test_an_expired_sso_session_says_exactly_what_to_run(
     ok, error = health(snap, "sso")
     assert not ok and "run `aws sso login --profile ops`" in error and "NOVA-2003" in error
     assert health(snap, "good") == (True, "") and len(snap.vms) == 1
+
+
+async def test_one_failing_profile_leaves_the_others_fresh_and_is_named(aws_world: AwsWorld) -> None:
+    """One source, two profiles: the typo'd one fails its pairs, alpha's instances stay fresh
+    and the source itself is not stale."""
+    ids = aws_world.run(2) + aws_world.run(1, region="us-east-1")
+    snap = await poll(AwsBackend("cloud", profiles=["alpha", "alhpa"],
+                                 regions=["eu-west-1", "us-east-1"]))
+    assert health(snap, "cloud") == (True, "")
+    assert sorted(vm.id.rpartition(":")[2] for vm in snap.vms) == sorted(ids)
+    assert not any(vm.stale for vm in snap.vms)
+    broken = {h.name: h.error for h in snap.hosts if h.stale}
+    assert set(broken) == {"alhpa:eu-west-1", "alhpa:us-east-1"}
+    assert all("profile 'alhpa'" in e and "did you mean 'alpha'" in e for e in broken.values())
+    assert any(h.name == "alpha:eu-west-1a" and not h.stale for h in snap.hosts)
