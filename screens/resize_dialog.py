@@ -11,12 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Checkbox, Label, Static
 
+from backends.base import SupportsRestartResize
 from console.actions.dispatcher import Request
 from console.actions.registry import GROW_DISK, RESIZE
 from console.errors import NovaError
 from console.models import VM
+from console.provision import resize
 from console.provision.resize import grow_disk_request, resize_request
 from console.provision.templates import parse_size
 from screens.console_app import console_app
@@ -70,6 +72,11 @@ class ResizeDialog(ModalScreen[None]):
                 row.display = self.can_grow
                 yield Label("grow to")
                 yield SteadyInput(placeholder="e.g. 20GiB (a disk only grows)", id="disk_size")
+            dispatcher = console_app(self.app).dispatcher
+            backend = dispatcher.backend(self.vm.backend) if dispatcher is not None else None
+            if isinstance(backend, SupportsRestartResize):
+                yield Checkbox("stop, resize and start again (one action)", id="restart",
+                               value=False)
             yield Static("", id="result")
             yield Label("", id="refusal")
             with Horizontal(id="buttons"):
@@ -89,11 +96,16 @@ class ResizeDialog(ModalScreen[None]):
         if vcpus or memory or not disk_size:
             made.append(resize_request(self.vm, vcpus=int(vcpus) if vcpus else None,
                                        memory_bytes=parse_size(memory) if memory else None,
-                                       origin=self.origin))
+                                       origin=self.origin, restart=self._restart()))
         if disk_size:
             made.append(grow_disk_request(self.vm, disk=self._field("disk") or "vda",
                                           size_bytes=parse_size(disk_size), origin=self.origin))
         return made
+
+    def _restart(self) -> bool:
+        """The "stop, resize and start again" box (shown for a backend that needs it: EC2)."""
+        box = self.query("#restart")
+        return bool(box) and box.first(Checkbox).value
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:
@@ -113,7 +125,7 @@ class ResizeDialog(ModalScreen[None]):
         lines = []
         for request in requests:
             what = "Resize" if request.action == RESIZE else "Grow disk"
-            outcome = await dispatcher.run(request)
+            (outcome,) = await resize.run(dispatcher, [request], on_step=self._step)
             if outcome.ok:
                 lines.append(f"done: {outcome.value.note}")
                 notify(self.app, f"{what} {self.vm.name}: {outcome.value.note}")
@@ -121,6 +133,10 @@ class ResizeDialog(ModalScreen[None]):
                 lines.append(f"{outcome.status}: {outcome.error}")
                 notify(self.app, f"{what} {self.vm.name}: {outcome.error}", severity="error")
         self.query_one("#result", Static).update(Text("\n".join(lines)))
+
+    def _step(self, _name: str, step: str, status: str, detail: str) -> None:
+        """A restarting resize's progress: stop, type, start (and an undo), as they happen."""
+        self.query_one("#result", Static).update(Text(f"{step}: {status}  {detail}"))
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

@@ -3,16 +3,21 @@ their zone as host, and the filter finds them by region and tag."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from textual.widgets import Label
+from textual.widgets import Button, Checkbox, Input, Label
 
 from backends import registry
+from console.actions.dispatcher import Dispatcher
 from console.app import NovaApp
 from console.config import Context
 from console.fleet.polling import Fleet
 from console.fleet.sources import build_backends
+from console.store import Store, open_store
 from screens.hosts import HostsScreen
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
+from screens.resize_dialog import ResizeDialog
 from tests import wait_for
 
 from .aws_fixture import AwsWorld
@@ -74,3 +79,40 @@ async def test_hosts_screen_lists_every_zone_and_each_regions_vcpus_against_the_
         assert all("NoSuchResource" in line for line in lines)
         zones = {k.rpartition("/")[2] for k in screen.table.row_keys()}
         assert {"eu-west-1a", "eu-west-1b", "us-east-1a", "us-east-1b"} <= zones
+
+
+async def test_resize_dialog_offers_stop_resize_start_for_a_running_instance(
+        aws_world: AwsWorld, tmp_path: Path) -> None:
+    (iid,) = aws_world.run(1, tags={"Name": "api"})  # m5.large, running
+    source = registry.kind("aws").config(name="cloud", profiles=["alpha"], regions=["eu-west-1"])
+    fleet = Fleet("cloud", build_backends(Context(backends=[source]), read_only=False),
+                  interval_s=30.0)
+    store = await Store.open(tmp_path / "audit.db")
+    try:
+        app = NovaApp(fleet, dispatcher=Dispatcher(fleet.backends, audit=store, context="cloud",
+                                                   read_only=False))
+        async with app.run_test(size=(160, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen)
+                           and app.screen.table.row_count == 1, timeout_s=60, what="the row")
+            app.screen.table.move_to(f"cloud/alpha:eu-west-1:{iid}")
+            await pilot.press("R")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResizeDialog), what="dialog")
+            dialog = app.screen
+            dialog.query_one("#vcpus", Input).value = "4"
+            await pilot.click("#go")  # without restart: refused, the way out named
+            await wait_for(pilot, lambda: "failed" in str(dialog.query_one("#result").render()),
+                           timeout_s=60, what="the refusal")
+            assert "stopped" in str(dialog.query_one("#result").render())
+            dialog.query_one("#restart", Checkbox).value = True
+            dialog.query_one("#go", Button).press()  # the long refusal may push it off a click
+            await wait_for(pilot, lambda: "done" in str(dialog.query_one("#result").render()),
+                           timeout_s=60, what="stop, resize, start")
+            assert "m5.xlarge" in str(dialog.query_one("#result").render())
+    finally:
+        await store.close()
+    record = aws_world.ec2().describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert record["InstanceType"] == "m5.xlarge" and record["State"]["Name"] == "running"
+    async with open_store(tmp_path / "audit.db") as audit:
+        rows = {(r.action, r.status.value) for r in await audit.audit(limit=20)}
+    assert {("vm.resize", "failed"), ("vm.resize", "ok"), ("vm.resize.stop", "ok"),
+            ("vm.resize.type", "ok"), ("vm.resize.start", "ok")} <= rows
