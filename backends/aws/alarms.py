@@ -24,14 +24,12 @@ ALARMS_TTL_S = 60.0
 
 
 class AlarmsMixin:
-    """Mixed into `AwsBackend`; relies on its `pages`, `clock`, `name`, `regions_of`,
-    `clients` and last sweep."""
+    """Mixed into `AwsBackend`; relies on its `pages`, `clock`, `name` and sweeps."""
 
     name: str
     clock: Callable[[], float]
     pages: Callable[..., Any]
-    regions_of: Callable[..., Any]
-    clients: Any
+    _shared_sweep: Callable[[], Any]
 
     def _init_alarms(self) -> None:
         self._alarms: tuple[float, list[Alert]] | None = None
@@ -44,10 +42,9 @@ class AlarmsMixin:
         now = self.clock()
         if self._alarms is not None and now - self._alarms[0] < ALARMS_TTL_S:
             return self._alarms[1]
-        last = getattr(self, "_last", None)
-        pairs = sorted(last.quota_vcpus) if last is not None else [
-            (p, r) for p in self.clients.labels for r in await self.regions_of(p)]
-        by_id = {vm.id: vm for vm in (last.vms if last is not None else ())}
+        last = getattr(self, "_last", None) or await self._shared_sweep()  # to name the VMs
+        pairs = sorted(last.quota_vcpus)
+        by_id = {vm.id: vm for vm in last.vms}
         found = await asyncio.gather(*(self._alarms_in(p, r, by_id) for p, r in pairs),
                                      return_exceptions=True)
         failed = [f for f in found if isinstance(f, BaseException)]

@@ -92,7 +92,7 @@ class CapacityMixin:
         return [c.line(with_profile=several) for c in await self.capacity(sweep=last)]
 
 
-def _short(text: str, limit: int = 120) -> str:
+def _short(text: str, limit: int = 90) -> str:
     """An SDK's error on one line, cut to fit beside the hosts table."""
     one = " ".join(str(text).split())
     return one if len(one) <= limit else one[:limit - 1] + "…"

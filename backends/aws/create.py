@@ -94,7 +94,7 @@ class CreateMixin:
     async def _name_free(self, profile: str, region: str, name: str) -> None:
         taken = await self._instances(profile, region, {"Name": "tag:Name", "Values": [name]})
         if taken:
-            raise NovaError(Code.NAME_TAKEN, f"{name} in {region} ({taken[0]['InstanceId']})",
+            raise NovaError(Code.NAME_TAKEN, f"{name} in {region} ({taken[0]['InstanceId']}): "
                             "choose another name (or terminate the instance that has it)")
 
     async def _choose_type(self, profile: str, region: str, itype: str, spec: NewVM) -> str:

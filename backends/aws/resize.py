@@ -45,9 +45,9 @@ class ResizeMixin:
         state = _state(instance)
         if state != "stopped":
             raise NovaError(Code.INVALID_STATE, f"{ref} is {state}: EC2 changes the instance "
-                            f"type ({said}) only while it is stopped",
-                            "stop it first, or resize with restart (CLI: `novacron vm resize "
-                            "NAME … --restart`): stop, resize and start again as one action")
+                            f"type ({said}) only while it is stopped; stop it first, or resize "
+                            "with restart (`novacron vm resize NAME … --restart`, or the "
+                            "dialog's \"stop, resize and start again\"): one action")
         await self._set_type(ref, target)
         return Resized(live=False, note=f"{said}; applied when it starts")
 
@@ -80,9 +80,10 @@ class ResizeMixin:
                                                               family_of(current))
         target = smallest_fit(family, vcpus=vcpus, memory_bytes=memory_bytes)
         if target == current:
-            raise NovaError(Code.INVALID_STATE, f"{ref} is already {describe_size(target, family[target])}",
-                            f"that is the smallest {family_of(current)} type with what was asked; "
-                            "ask for more (or less) to change it")
+            raise NovaError(Code.INVALID_STATE, f"{ref} is already "
+                            f"{describe_size(target, family[target])}, the smallest "
+                            f"{family_of(current)} type with what was asked; ask for more (or "
+                            "less) to change it")
         now = describe_size(current, family[current]) if current in family else current
         said = f"{now} → {describe_size(target, family[target])}, the smallest " \
                f"{family_of(current)} type that fits"
