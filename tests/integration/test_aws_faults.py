@@ -13,11 +13,14 @@ from backends.aws.backend import AwsBackend
 from backends.aws.clients import ClientSettings
 from backends.aws.snapshots import TAG_INSTANCE, TAG_KEY
 from console.actions.dispatcher import Dispatcher, Request, Target
+from console.config import Context
 from console.errors import Code
 from console.fleet.polling import Fleet
+from console.provision import create
+from console.provision.create import CreateRequest
 from console.store import open_store
 
-from .aws_fixture import AwsWorld, FaultProxy
+from .aws_fixture import AMI, AwsWorld, FaultProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -96,3 +99,30 @@ async def test_a_sweep_slower_than_the_poll_timeout_is_handed_to_the_next_poll(
     assert second.health[0].ok
     assert sorted(vm.id.rpartition(":")[2] for vm in second.vms) == sorted(ids)
     assert proxy.seen["DescribeInstances"] == 1
+
+
+async def test_creates_through_throttling_and_lost_answers_launch_each_instance_once(
+        aws_world: AwsWorld, tmp_path: Path) -> None:
+    """A RunInstances whose answer is lost after moto launched (moto ignores ClientToken) is
+    not sent again before the request's tag is looked for."""
+    context = Context(templates={"t": {"kind": "aws", "ami": AMI, "instance_type": "t3.micro"}})
+    lost = 0
+    for every in (2, 3, 4):  # shifts the schedule so RunInstances meets each kind of fault
+        with FaultProxy(aws_world.url, every=every) as proxy:
+            aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
+                             settings=ClientSettings(endpoint_url=proxy.url, max_attempts=8))
+            async with open_store(tmp_path / f"novacron-{every}.db") as store:
+                dispatcher = Dispatcher({"aws": aws}, audit=store, context="cloud",
+                                        read_only=False)
+                snapshot = await Fleet("cloud", [aws], timeout_s=60).poll_once()
+                planned = create.plan(CreateRequest(template="t", name=f"f{every}", count=3),
+                                      context, snapshot, {"aws": "aws"})
+                outcomes = await create.run(dispatcher, planned, origin="test")
+            await aws.close()
+        assert [str(o.error) for o in outcomes if not o.ok] == []
+        lost += proxy.faults["lost:RunInstances"]
+    names = sorted(
+        t["Value"] for r in aws_world.ec2().describe_instances()["Reservations"]
+        for i in r["Instances"] for t in i.get("Tags", ()) if t["Key"] == "Name")
+    assert names == sorted(f"f{e}-{n}" for e in (2, 3, 4) for n in (1, 2, 3))  # none twice
+    assert lost >= 1  # an answer was really lost after moto had launched
