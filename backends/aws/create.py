@@ -44,6 +44,7 @@ class CreateMixin:
 
     name: str
     several_profiles: bool
+    clients: Any
     _sizes: dict[str, TypeSize]
     _api: Callable[..., Any]
     describe: Callable[..., Any]
@@ -127,13 +128,14 @@ class CreateMixin:
     async def _launch(self, profile: str, region: str, rid: str, args: dict[str, Any]) -> dict[str, Any]:
         """RunInstances without botocore's retries: before each retry the request's tag is
         looked for, so an answer lost on the way back does not launch a second instance."""
-        for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+        attempts = max(LAUNCH_ATTEMPTS, self.clients.settings.max_attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 answer = await self._api("ec2", profile, region, "run_instances",
                                          single_attempt=True, **args)
                 return dict(answer["Instances"][0])
             except NovaError as exc:
-                if not retryable(exc) or attempt == LAUNCH_ATTEMPTS:
+                if not retryable(exc) or attempt == attempts:
                     raise
             await asyncio.sleep(RETRY_PAUSE_S * attempt)
             made = await self._made_by(profile, region, rid)

@@ -107,22 +107,23 @@ async def test_creates_through_throttling_and_lost_answers_launch_each_instance_
     not sent again before the request's tag is looked for."""
     context = Context(templates={"t": {"kind": "aws", "ami": AMI, "instance_type": "t3.micro"}})
     lost = 0
-    for every in (2, 3, 4):  # shifts the schedule so RunInstances meets each kind of fault
+    for every in (2, 3):  # shifts the schedule so RunInstances meets each kind of fault
         with FaultProxy(aws_world.url, every=every) as proxy:
             aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
-                             settings=ClientSettings(endpoint_url=proxy.url, max_attempts=8))
+                             settings=ClientSettings(endpoint_url=proxy.url, max_attempts=10))
             async with open_store(tmp_path / f"novacron-{every}.db") as store:
                 dispatcher = Dispatcher({"aws": aws}, audit=store, context="cloud",
                                         read_only=False)
                 snapshot = await Fleet("cloud", [aws], timeout_s=60).poll_once()
                 planned = create.plan(CreateRequest(template="t", name=f"f{every}", count=3),
                                       context, snapshot, {"aws": "aws"})
-                outcomes = await create.run(dispatcher, planned, origin="test")
+                outcomes = [o for p in planned  # one at a time: the fault schedule repeats
+                            for o in await create.run(dispatcher, [p], origin="test")]
             await aws.close()
         assert [str(o.error) for o in outcomes if not o.ok] == []
         lost += proxy.faults["lost:RunInstances"]
     names = sorted(
         t["Value"] for r in aws_world.ec2().describe_instances()["Reservations"]
         for i in r["Instances"] for t in i.get("Tags", ()) if t["Key"] == "Name")
-    assert names == sorted(f"f{e}-{n}" for e in (2, 3, 4) for n in (1, 2, 3))  # none twice
-    assert lost >= 1  # an answer was really lost after moto had launched
+    assert names == sorted(f"f{e}-{n}" for e in (2, 3) for n in (1, 2, 3))  # none twice
+    assert lost >= 3  # answers were really lost after moto had launched (deterministic: one at a time)
