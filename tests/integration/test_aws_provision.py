@@ -9,12 +9,15 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
 from backends.aws.backend import AwsBackend
+from backends.aws.clients import ClientSettings
 from backends.aws.create import TAG_REQUEST
 from backends.base import SupportsCreate, SupportsResize, SupportsRestartResize
 from console.actions.dispatcher import Dispatcher, Outcome
@@ -26,7 +29,7 @@ from console.provision.create import CreateRequest
 from console.provision.resize import resize_request
 from console.store import open_store
 
-from .aws_fixture import AMI, AwsWorld, post
+from .aws_fixture import AMI, AwsWorld, FaultProxy, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -221,3 +224,68 @@ def test_cli_lists_the_template_and_creates_two_from_it(aws_world: AwsWorld, tmp
     found = instances(aws_world, **{"tag-key": TAG_REQUEST})
     assert sorted(tags(i)["Name"] for i in found) == ["n-1", "n-2"]
     assert {i["InstanceType"] for i in found} == {"t3.micro"}
+
+
+async def test_the_template_subnet_groups_and_key_are_what_the_instance_gets(
+        aws_world: AwsWorld, console: Console) -> None:
+    ec2 = aws_world.ec2()
+    subnet = next(s for s in ec2.describe_subnets()["Subnets"]
+                  if s["AvailabilityZone"] == "eu-west-1b")
+    group = ec2.create_security_group(GroupName="web", Description="web",
+                                      VpcId=subnet["VpcId"])["GroupId"]
+    ec2.create_key_pair(KeyName="ops")
+    console.context = Context(templates={"ec2-tpl": {
+        **TEMPLATE, "subnet": subnet["SubnetId"], "security_groups": [group], "key_name": "ops"}})
+    (outcome,) = await console.create(name="edge", host="eu-west-1a")  # the subnet decides
+    assert outcome.ok, outcome.error
+    (made,) = instances(aws_world, **{"tag:Name": "edge"})
+    assert made["SubnetId"] == subnet["SubnetId"] and made["KeyName"] == "ops"
+    assert made["Placement"]["AvailabilityZone"] == "eu-west-1b"
+    assert [g["GroupId"] for g in made["SecurityGroups"]] == [group]
+    zone = next(d for _n, step, _s, d in console.steps if step == "zone")
+    assert zone == f"{subnet['SubnetId']} in eu-west-1b (the subnet's zone, not eu-west-1a)"
+    assert outcome.value.host == "eu-west-1b"
+
+
+class DeniesDescribeAfterLaunch(FaultProxy):
+    """Forwards everything, but once an instance was launched answers DescribeInstances with
+    UnauthorizedOperation (not retried): the create's wait for `running` fails."""
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        action = parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+        self.seen[action] += 1
+        if action == "DescribeInstances" and self.seen["RunInstances"]:
+            self.faults["denied:DescribeInstances"] += 1
+            return self._answer(request, 403, DENIED)
+        status, headers, payload = self._forward(request, body)
+        return self._answer(request, status, payload, headers)
+
+
+DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+          b"<Code>UnauthorizedOperation</Code><Message>You are not authorized.</Message>"
+          b"</Error></Errors><RequestID>novacron-fault</RequestID></Response>")
+
+
+async def test_a_create_failing_after_the_launch_terminates_the_instance(
+        aws_world: AwsWorld, tmp_path: Path) -> None:
+    with DeniesDescribeAfterLaunch(aws_world.url, every=0) as proxy:
+        aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"],
+                         settings=ClientSettings(endpoint_url=proxy.url))
+        try:
+            async with open_store(tmp_path / "novacron.db") as store:
+                c = Console(aws, Dispatcher({"aws": aws}, audit=store, context="cloud",
+                                            read_only=False), Context(templates={"ec2-tpl": TEMPLATE}))
+                (outcome,) = await c.create(name="doomed")
+                rows = {(r.action, r.status.value) for r in await store.audit(limit=30)}
+        finally:
+            await aws.close()
+    assert outcome.error is not None and outcome.error.kind is Code.PERMISSION_DENIED
+    assert proxy.seen["TerminateInstances"] == 1
+    answer = aws_world.ec2().describe_instances(Filters=[{"Name": "tag:Name", "Values": ["doomed"]}])
+    (made,) = [i for r in answer["Reservations"] for i in r["Instances"]]
+    assert made["State"]["Name"] in ("shutting-down", "terminated")  # nothing left billed
+    assert [(s, st) for _n, s, st, _d in c.steps][-4:] == [
+        ("running", "started"), ("running", "failed"), ("launch", "undoing"), ("launch", "undone")]
+    assert {("vm.create", "failed"), ("vm.create.running", "failed"),
+            ("vm.create.launch.undo", "ok")} <= rows
