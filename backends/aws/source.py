@@ -11,10 +11,11 @@ it written down.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from backends.base import Backend, BackendKind, SourceConfig
 
@@ -84,6 +85,16 @@ class AwsSource(SourceConfig):
         return self.metrics
 
 
+_SHAPES = {
+    "ami": (re.compile(r"^ami-[0-9a-f]{8,17}$"), "an AMI id such as ami-0abcdef1234567890 "
+            "(`aws ec2 describe-images --owners self amazon`)"),
+    "instance_type": (re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$"), "an instance type such as "
+                      "m5.large"),
+    "subnet": (re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id such as "
+               "subnet-0123456789abcdef0 (or leave it out: the default VPC)"),
+}
+
+
 class Ec2Template(BaseModel):
     """The EC2 fields of a template: what RunInstances is given. The size is the instance
     type's; a request for more vCPUs or memory than it has gets the smallest type of the same
@@ -91,10 +102,9 @@ class Ec2Template(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ami: str = Field(pattern=r"^ami-[0-9a-f]{8,17}$", description="The image (AMI id).")
-    instance_type: str = Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$", description=(
-        "The instance type, e.g. m5.large."))
-    subnet: str = Field("", pattern=r"^(subnet-[0-9a-f]{8,17})?$", description=(
+    ami: str = Field(description="The image (AMI id).")
+    instance_type: str = Field(description="The instance type, e.g. m5.large.")
+    subnet: str = Field("", description=(
         "Subnet to launch in (it fixes the zone); empty: the default VPC, in the zone the "
         "scheduler chose."))
     security_groups: list[str] = Field(default_factory=list, description=(
@@ -102,6 +112,14 @@ class Ec2Template(BaseModel):
     key_name: str = Field("", description="EC2 key pair for SSH (empty: none).")
     profile: str = Field("", description="Launch with this profile (empty: the chosen zone's).")
     region: str = Field("", description="Launch in this region (empty: the chosen zone's).")
+
+    @field_validator("ami", "instance_type", "subnet")
+    @classmethod
+    def _ids(cls, value: str, info: ValidationInfo) -> str:
+        shape, example = _SHAPES[info.field_name or ""]
+        if (value and not shape.match(value)) or (not value and info.field_name != "subnet"):
+            raise ValueError(f"{info.field_name}: {value!r} is not {example}")
+        return value
 
     @field_validator("security_groups")
     @classmethod

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from backends import registry
 from backends.aws.clients import Clients, ClientSettings
 from backends.aws.regions import closest, known_regions, region_problem
-from backends.aws.source import AwsSource
+from backends.aws.source import AwsSource, Ec2Template
 
 
 def test_the_kind_is_registered_with_a_valid_example() -> None:
@@ -81,3 +81,16 @@ def test_the_retry_mode_and_timeouts_reach_botocore() -> None:
     assert config.retries == {"mode": "adaptive", "total_max_attempts": 8}
     assert (config.connect_timeout, config.read_timeout) == (2, 9)
     assert clients.config(single_attempt=True).retries["total_max_attempts"] == 1
+
+
+def test_an_ec2_template_names_what_is_wrong_with_each_id() -> None:
+    good = Ec2Template(ami="ami-0abcdef1234567890", instance_type="m5.large")
+    assert (good.subnet, good.security_groups, good.key_name) == ("", [], "")
+    for fields, said in (({"ami": "ubuntu"}, "ami: 'ubuntu' is not an AMI id"),
+                         ({"instance_type": "large"}, "is not an instance type"),
+                         ({"subnet": "default"}, "is not a subnet id"),
+                         ({"security_groups": ["web"]}, "web is not a group id"),
+                         ({"region": "eu-wset-1"}, "did you mean 'eu-west-1'")):
+        with pytest.raises(ValidationError) as caught:
+            Ec2Template(**{"ami": "ami-0abcdef1234567890", "instance_type": "m5.large", **fields})
+        assert said in str(caught.value)
