@@ -111,8 +111,8 @@ class Fit:
             return self.refusal()
         text = (f"score {self.score:.0f}: {self.memory_left:.0%} of memory and "
                 f"{self.vcpus_left:.0%} of vCPUs left after")
-        if not self.host.cpus and not self.host.memory_bytes:
-            text = "capacity not reported (a cloud zone: the provider places it)"
+        if not reports_capacity(self.host):
+            text = "capacity not reported (a cloud region or zone: the provider places it)"
         if self.spread:
             text += (f"; {self.same_spread} other {self.spread} here (ranked after hosts "
                      "with none)" if self.same_spread else f"; no other {self.spread} here")
