@@ -149,3 +149,16 @@ async def test_the_console_shows_alarms_and_cloudwatch_cpu_in_the_inventory_on_a
         await pilot.press("4")
         await wait_for(pilot, lambda: isinstance(app.screen, MetricsScreen)
                        and app.screen.query_one("#alerts").row_count == 1, what="alerts table")
+
+
+async def test_samples_of_501_instances_take_two_batched_calls(aws_world: AwsWorld) -> None:
+    ids = aws_world.run(501, instance_type="t3.micro")
+    seed(aws_world, ids[-1], "CPUUtilization", [50.0])  # in the second batch
+    aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"])
+    try:
+        await aws.vms()
+        found = await aws.samples()
+    finally:
+        await aws.close()
+    assert (aws.metrics_budget.calls, aws.metrics_budget.metrics) == (2, 501)  # 500 + 1
+    assert [(s.target, s.value) for s in found] == [(f"alpha:eu-west-1:{ids[-1]}", 1.0)]
