@@ -83,12 +83,12 @@ class HostsScreen(Screen[None]):
         and why (the zones themselves have no capacity of their own)."""
         fleet = getattr(self.app, "fleet", None)
         lines: list[str] = []
-        for backend in (fleet.backends.values() if fleet is not None else ()):
+        for name, backend in (fleet.backends.items() if fleet is not None else ()):
             if isinstance(backend, SupportsQuotas):
                 try:
-                    lines += [f"{backend.name} quota: {line}" for line in await backend.quotas()]
+                    lines += [f"{name} quota: {line}" for line in await backend.quotas()]
                 except Exception as exc:  # a quota we cannot read is said, never guessed
-                    lines.append(f"{backend.name} quota: ? ({exc})")
+                    lines.append(f"{name} quota: ? ({exc})")
         label = self.query_one("#host-quotas", Label)
         label.update("\n".join(lines))
         label.display = bool(lines)

@@ -177,7 +177,7 @@ def _written_to(value: Any, _params: Mapping[str, object]) -> str:
 
 def _resize_vm(backend: Any, vm_id: str, params: dict[str, object]) -> Awaitable[Any]:
     """`resize`, or with `restart` stop → resize → start (`SupportsRestartResize`)."""
-    args = {k: v for k, v in params.items() if k != "restart"}
+    args: dict[str, Any] = {k: v for k, v in params.items() if k != "restart"}
     if not params.get("restart"):
         return backend.resize(vm_id, **args)
     if not isinstance(backend, SupportsRestartResize):
