@@ -218,15 +218,17 @@ def load_entries() -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def playback_server(workdir: Path) -> Iterator[Playback]:
-    """Serve the recordings over HTTPS on 127.0.0.1 (a free port) with a fresh test CA."""
+def playback_server(workdir: Path,
+                    entries: list[dict[str, Any]] | None = None) -> Iterator[Playback]:
+    """Serve the recordings (or `entries`, e.g. a bench's larger listing first, then
+    `load_entries()`) over HTTPS on 127.0.0.1 (a free port) with a fresh test CA."""
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     ca_file = workdir / "playback-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
-    playback = Playback(load_entries())
+    playback = Playback(load_entries() if entries is None else entries)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(playback))
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
