@@ -31,6 +31,7 @@ from console.fleet.metrics_feed import MetricsFeed
 from console.fleet.metrics_history import MetricsHistory
 from console.fleet.polling import Fleet
 from console.fleet.usage import with_usage
+from console.heap import settle
 from console.migration.tracker import MigrationTracker
 from console.models import Alert, FleetSnapshot, MetricSample
 from console.store import Activity, Store
@@ -310,6 +311,7 @@ class NovaApp(App[str | None]):
                 for _ in self.metrics.ingest_steps(snap, INGEST_STEP):
                     await asyncio.sleep(0)
                 self._show(snap)
+                settle()
         finally:
             self._ingesting = False
 

@@ -10,8 +10,8 @@ consecutive snapshots; and each host's busy fraction. Values are kept in bounded
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
+import bisect
+from array import array
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -27,33 +27,48 @@ class Point(NamedTuple):
 
 
 class Series:
-    """A bounded, time-ordered list of points for one metric of one target."""
+    """A bounded, time-ordered list of points for one metric of one target.
 
-    __slots__ = ("_points",)
+    Times and values are kept in two `array("d")`: 16 bytes a point and nothing for the
+    garbage collector to walk (a deque of tuples is ~90 bytes a point at 100k VMs, and each
+    point one more object every full collection visits). The oldest points are dropped in
+    batches of `maxlen // 8`, so adding stays cheap; only the last `maxlen` count."""
+
+    __slots__ = ("_maxlen", "_t", "_v")
 
     def __init__(self, maxlen: int = DEFAULT_POINTS) -> None:
-        self._points: deque[Point] = deque(maxlen=maxlen)
+        self._maxlen = maxlen
+        self._t = array("d")
+        self._v = array("d")
 
     def add(self, t: float, value: float) -> None:
-        if self._points and t <= self._points[-1].t:
+        times = self._t
+        if times and t <= times[-1]:
             return
-        self._points.append(Point(t, value))
+        times.append(t)
+        self._v.append(value)
+        excess = len(times) - self._maxlen
+        if excess > self._maxlen // 8:
+            del times[:excess]
+            del self._v[:excess]
+
+    def _start(self) -> int:
+        return max(0, len(self._t) - self._maxlen)
 
     def window(self, seconds: float, now: float) -> list[Point]:
-        return [p for p in self._points if p.t >= now - seconds]
+        first = bisect.bisect_left(self._t, now - seconds, self._start())
+        return [Point(t, v) for t, v in zip(self._t[first:], self._v[first:], strict=True)]
 
     def latest(self, n: int) -> list[float]:
         """The last `n` values, oldest first, without copying the whole buffer (this runs for
         every row a table redraws)."""
-        values = [p.value for p in itertools.islice(reversed(self._points), n)]
-        values.reverse()
-        return values
+        return self._v[max(self._start(), len(self._v) - n):].tolist() if n > 0 else []
 
     def last(self) -> float | None:
-        return self._points[-1].value if self._points else None
+        return self._v[-1] if self._v else None
 
     def __len__(self) -> int:
-        return len(self._points)
+        return min(len(self._t), self._maxlen)
 
 
 def vcpu_fraction(cores: float, vcpus: int) -> float:
