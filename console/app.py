@@ -66,8 +66,9 @@ ACTIVITY_RETRY_S = 5.0
 """Wait before following the feed again after the store's channel was lost."""
 
 log = logging.getLogger(__name__)
-INGEST_STEP = 2000
-"""VMs recorded per step of a large snapshot's metrics (a few ms each)."""
+INGEST_STEP = 500
+"""VMs recorded per step of a large snapshot's metrics (1-3 ms each: a key needs several
+turns of the event loop, each behind one step)."""
 
 
 @dataclass

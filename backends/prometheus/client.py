@@ -16,7 +16,10 @@ Why the garbage collector is paused while an answer is decoded: a 100,000-series
 allocates about a million small objects, which sets off repeated full collections; each holds
 the GIL, so the event loop froze for up to ~1 s per inventory poll and the poll took 40 % longer.
 Those objects hold no reference cycles (refcounting frees them), so collections are postponed
-(process-wide, counted across threads) until the decoding threads are done.
+(process-wide, counted across threads) until the decoding threads are done, and what they built
+is then frozen (`gc.freeze`): the first collection after would otherwise walk all of it at once
+(0.1-0.4 s at 100k VMs). Frozen objects still die by refcount; the console's `console.heap`
+runs the occasional full collection that frees frozen cycles.
 
 Timeouts, three layers: requests' (connect, read) socket timeouts; Prometheus's own `timeout`
 query parameter, so the server stops evaluating too; and a hard deadline around the worker for
@@ -68,6 +71,7 @@ def gc_paused() -> Iterator[None]:
         with _gc_lock:
             _gc_holders -= 1
             if _gc_holders == 0 and _gc_was_enabled:
+                gc.freeze()  # what was built is walked by no collection (see above)
                 gc.enable()
 
 

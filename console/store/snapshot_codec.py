@@ -83,6 +83,7 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            gc.freeze()  # the first collection after would walk all that was built at once
             gc.enable()
 
 
