@@ -11,7 +11,7 @@ step, so a key never sees half a poll). `make bench ARGS=latency` measures it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from typing import ClassVar
 
 from textual import on
@@ -23,6 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Label
 
 from console.fleet import query
+from console.heap import settle
 from console.models import VM, FleetSnapshot, VMState
 from screens.rows import VM_COLUMNS, vm_row
 from screens.run_action import VMActions, target_of, vm_action_bindings
@@ -37,9 +38,10 @@ SORTABLE = tuple(c.key for c in VM_COLUMNS)
 FILTER_DEBOUNCE_S = 0.12
 TREND_POINTS = 8
 """Polls a CPU sparkline shows (one glyph each)."""
-DIGEST_STEP = 2000
-"""VMs compared per step of a large poll's diff (a few ms); a poll this size or smaller is
-applied at once, as it arrives."""
+DIGEST_STEP = 500
+"""VMs compared per step of a large poll's diff (1-5 ms: a key needs several turns of the
+event loop to reach the screen, each behind one step); a poll this size or smaller is applied
+at once, as it arrives."""
 
 
 class InventoryScreen(VMActions, Screen[None]):
@@ -71,6 +73,15 @@ class InventoryScreen(VMActions, Screen[None]):
         self._shown: list[str] = []
         self._order: list[str] | None = None
         """Every VM's key in the current sort order (None: sort again)."""
+        self._full: list[Row] | None = None
+        """The rows of `_order` (None: build again), what the table shows without a filter."""
+        self._full_stale = 0
+        self._full_index: dict[str, int] | None = None
+        self._full_index_of: list[str] | None = None
+        """The order `_full_index` (key -> position) was built for."""
+        self._stale_shown = 0
+        self._filtered_cursor: str | None = None
+        """The row under the cursor when the filter changed (it stays if it still matches)."""
         self._match = query.matcher("")
         self._debounce: Timer | None = None
         self._pending: FleetSnapshot | None = None
@@ -114,12 +125,15 @@ class InventoryScreen(VMActions, Screen[None]):
                 snapshot, self._pending = self._pending, None
                 for _ in self._digest(snapshot):
                     await asyncio.sleep(0)
+                settle()
         finally:
             self._digesting = False
 
-    def _digest(self, snapshot: FleetSnapshot) -> Iterator[None]:
+    def _digest(self, snapshot: FleetSnapshot) -> Generator[None, None, None]:
         """Compare `snapshot` with the VMs shown, `DIGEST_STEP` VMs per step (yields between
-        steps), then apply it in one step."""
+        steps), then apply it in one step. When the keys, their order and the filter's result
+        stay (a poll that changed figures only), the steps also build the table's new rows,
+        so applying is a list swap however large the fleet."""
         new: dict[str, VM] = {}
         for n, vm in enumerate(snapshot.vms, 1):
             new[vm.key] = vm
@@ -141,26 +155,71 @@ class InventoryScreen(VMActions, Screen[None]):
         for start in range(0, len(same), DIGEST_STEP):
             grown += self._growing_trends(same[start:start + DIGEST_STEP], rows)
             yield
+        changed += grown
+        order, shown, match = self._order, self._shown, self._match
+        resort = new.keys() != old.keys() or order is None
+        moved: bool | str = resort or (yield from self._moves(changed, old, match))
+        if not moved:
+            merged = dict(self._rows)
+            merged.update(rows)
+            yield
+            shown_rows = yield from self._rows_of(shown, merged)
+            stale = yield from self._count_stale(shown, new)
         if self._vms is not old:  # cannot happen (one digest at a time), but never mix polls
             return
         self._vms = new
-        self._rows.update(rows)
-        changed += grown
-        if new.keys() != old.keys():
+        meanwhile = self._order is not order or self._shown is not shown or self._match is not match
+        if moved or meanwhile:
+            # VMs came, went or moved in the sort or the filter, or a key changed the sort
+            # or the filter meanwhile: filter (and sort) again
+            self._rows.update(rows)
             for gone in old.keys() - new.keys():
                 self._rows.pop(gone, None)
-            self._order = None
+            if resort or moved == "sort" or self._order is not order:
+                self._order = None
+            self._full = None
             self._rebuild()
             return
-        sort_key = query.SORT_KEYS[self.sort_column]
-        resort = any(sort_key(vm) != sort_key(old[vm.key]) for vm in changed)
-        if resort:
-            self._order = None
-        if resort or any(self._match(vm) != self._match(old[vm.key]) for vm in changed):
-            self._rebuild()
+        self._rows = merged
+        self._stale_shown = stale
+        if shown is order:
+            self._full, self._full_stale = shown_rows, stale
         else:
-            self.table.update_rows(self._rows[vm.key] for vm in changed)
-            self._update_summary()
+            self._full = None
+        self.table.replace_rows(shown_rows)
+        self._update_summary()
+
+    def _moves(self, changed: list[VM], old: dict[str, VM], match: Callable[[VM], bool]
+               ) -> Generator[None, None, bool | str]:
+        """Whether a changed VM moves in the sort (`"sort"`) or in or out of the filter
+        (True), else False; in steps. A generator's return value (`yield from`)."""
+        sort_key = query.SORT_KEYS[self.sort_column]
+        refilter = False
+        for n, vm in enumerate(changed, 1):
+            was = old[vm.key]
+            if sort_key(vm) != sort_key(was):
+                return "sort"
+            if not refilter and match(vm) != match(was):
+                refilter = True
+            if n % DIGEST_STEP == 0:
+                yield
+        return refilter
+
+    @staticmethod
+    def _rows_of(keys: list[str], rows: dict[str, Row]) -> Generator[None, None, list[Row]]:
+        result: list[Row] = []
+        for start in range(0, len(keys), DIGEST_STEP):
+            result += [rows[key] for key in keys[start:start + DIGEST_STEP]]
+            yield
+        return result
+
+    @staticmethod
+    def _count_stale(keys: list[str], vms: dict[str, VM]) -> Generator[None, None, int]:
+        stale = 0
+        for start in range(0, len(keys), DIGEST_STEP):
+            stale += sum(1 for key in keys[start:start + DIGEST_STEP] if vms[key].stale)
+            yield
+        return stale
 
     def _growing_trends(self, same: list[VM], rows: dict[str, Row]) -> list[VM]:
         """Of the VMs equal to their last poll, the running ones whose sparkline is still
@@ -188,22 +247,44 @@ class InventoryScreen(VMActions, Screen[None]):
 
     def _rebuild(self) -> None:
         """Filter and sort everything again (rows are reused, only order is recomputed; the
-        whole fleet is sorted only when its order may have changed)."""
+        whole fleet is sorted only when its order may have changed). Without a filter the
+        table gets the whole order and its rows as kept (`_full`): clearing a filter at
+        100k VMs builds no list."""
         if self._order is None:
             ordered = query.sort_vms(list(self._vms.values()), self.sort_column, self.sort_reverse)
             self._order = [vm.key for vm in ordered]
+            self._full = None
+        if self._order is not self._full_index_of:
+            self._full_index = None
         vms = self._vms
         match = self._match
-        self._shown = [key for key in self._order if match(vms[key])]
         table = self.table
         table.sort_column, table.sort_reverse = self.sort_column, self.sort_reverse
-        table.set_rows([self._rows[key] for key in self._shown])
+        if match is query.match_all:
+            self._shown = self._order
+            if self._full is None:
+                self._full = [self._rows[key] for key in self._order]
+                self._full_stale = sum(1 for vm in vms.values() if vm.stale)
+            if self._full_index is None:
+                self._full_index = {key: i for i, key in enumerate(self._order)}
+                self._full_index_of = self._order
+            self._stale_shown = self._full_stale
+            table.set_rows(self._full, self._full_index)
+        elif len(self._order) > DIGEST_STEP:
+            self.run_worker(self._filter_in_steps(self._filtered_cursor), group="inventory-filter",
+                            exclusive=True)
+            return
+        else:
+            self._shown = [key for key in self._order if match(vms[key])]
+            self._stale_shown = sum(1 for key in self._shown if vms[key].stale)
+            table.set_rows([self._rows[key] for key in self._shown])
         self._update_summary()
+        self._keep_cursor(self._filtered_cursor)
 
     def _update_summary(self) -> None:
         total = len(self._vms)
         shown = len(self._shown)
-        stale = sum(1 for key in self._shown if self._vms[key].stale)
+        stale = self._stale_shown
         text = f"{shown} of {total} VMs" if self.filter_text else f"{total} VMs"
         if self.filter_text:
             text += f"  filter: {self.filter_text}"
@@ -264,9 +345,37 @@ class InventoryScreen(VMActions, Screen[None]):
         fleet = getattr(self.app, "fleet", None)
         kinds = {name: b.kind for name, b in fleet.backends.items()} if fleet is not None else {}
         self._match = query.matcher(self.filter_text, kinds)
-        before = self.table.cursor_key
+        self._filtered_cursor = self.table.cursor_key
         self._rebuild()
-        if before is not None and before not in self._shown:
+        self._filtered_cursor = None
+
+    async def _filter_in_steps(self, before: str | None) -> None:
+        """A large fleet is filtered `DIGEST_STEP` VMs per step (keys are served between
+        steps; about 0.1 s in all at 100k VMs), then shown at once. A poll applied meanwhile
+        makes it walk again; another filter or sort starts its own walk (this one is
+        cancelled)."""
+        while True:
+            order, vms, match = self._order, self._vms, self._match
+            if order is None:
+                return
+            shown: list[str] = []
+            stale = 0
+            for start in range(0, len(order), DIGEST_STEP):
+                found = [key for key in order[start:start + DIGEST_STEP] if match(vms[key])]
+                stale += sum(1 for key in found if vms[key].stale)
+                shown += found
+                await asyncio.sleep(0)
+            if self._match is not match:
+                return  # no filter now (shown at once), or another walk
+            if self._order is order and self._vms is vms:
+                break
+        self._shown, self._stale_shown = shown, stale
+        self.table.set_rows([self._rows[key] for key in shown])
+        self._update_summary()
+        self._keep_cursor(before)
+
+    def _keep_cursor(self, before: str | None) -> None:
+        if before is not None and self.table.row(before) is None:
             self.table.action_first()  # the VM under the cursor was filtered out: first match
 
     @on(Input.Changed, "#filter")

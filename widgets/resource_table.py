@@ -151,11 +151,15 @@ class ResourceTable(ScrollView, can_focus=True):
         """Row keys in display order."""
         return [row.key for row in self._rows]
 
-    def set_rows(self, rows: Sequence[Row]) -> None:
-        """Replace every row (order changed, rows added or removed). The cursor keeps its key."""
+    def set_rows(self, rows: Sequence[Row], index: dict[str, int] | None = None) -> None:
+        """Replace every row (order changed, rows added or removed). The cursor keeps its key.
+
+        `index` (each row's key to its position), when the caller keeps one for these rows,
+        saves building it again (100k rows: ~15 ms); the table does not change it."""
         old_key = self.cursor_key
         self._rows = list(rows)
-        self._index = {row.key: i for i, row in enumerate(self._rows)}
+        self._index = index if index is not None else {
+            row.key: i for i, row in enumerate(self._rows)}
         self._marked &= self._index.keys()
         self.virtual_size = Size(self._total_width(), len(self._rows) + 1)
         follow = old_key if self._cursor_moved else None
@@ -164,6 +168,19 @@ class ResourceTable(ScrollView, can_focus=True):
         if old_key is not None and self.cursor_key != old_key:
             self.post_message(self.RowHighlighted(self, self.cursor_key))
         self.refresh()
+
+    def replace_rows(self, rows: Sequence[Row]) -> None:
+        """New rows for the same keys in the same order (a poll changed values only): one
+        list swap, and only the visible lines that changed are redrawn, however many rows
+        there are. Other changes are `set_rows`."""
+        if len(rows) != len(self._rows):
+            raise ValueError("replace_rows needs the same keys in the same order")
+        old, self._rows = self._rows, list(rows)
+        top = int(self.scroll_offset.y)
+        height = self.scrollable_content_region.height - 1
+        for index in range(top, min(top + height, len(self._rows))):
+            if old[index] != self._rows[index]:
+                self._refresh_cells(index - top + 1, old[index], self._rows[index])
 
     def update_rows(self, rows: Iterable[Row]) -> int:
         """Replace rows in place by key (same order); redraw only visible changed lines.

@@ -68,13 +68,18 @@ def _field_match(vm: VM, term: Term, kinds: Mapping[str, str]) -> bool:
     return term.text in vm.name.lower()
 
 
+def match_all(_vm: VM) -> bool:
+    """The predicate of an empty filter (callers may test for it: `m is match_all`)."""
+    return True
+
+
 def matcher(query: str, kinds: Mapping[str, str] | None = None) -> Callable[[VM], bool]:
-    """A predicate for `query` (empty query matches everything); `kinds` maps source names
+    """A predicate for `query` (empty query: `match_all`); `kinds` maps source names
     to their kinds, for `backend:<kind>`."""
     kinds = kinds or {}
     terms = parse(query)
     if not terms:
-        return lambda _vm: True
+        return match_all
 
     def match(vm: VM) -> bool:
         hay: str | None = None
