@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from textual import on, work
@@ -13,7 +14,7 @@ from textual.widgets import Label
 from backends.base import SupportsQuotas
 from console.actions import registry as actions
 from console.actions.registry import ACCEPT_HOST_KEY, HOST_SHELL
-from console.fleet.capacity import HostCapacity, host_capacity
+from console.fleet.capacity import HostCapacity, host_capacity, host_capacity_steps
 from console.models import FleetSnapshot, Host
 from screens.drain_dialog import open_drain_dialog
 from screens.host_keys import accept_host_key
@@ -36,6 +37,9 @@ SORTS = {
 SORT_ORDER = tuple(SORTS)
 QUOTAS_REFRESH_S = 60.0
 """How often the regional quota lines (clouds: EC2's vCPU quota) are asked for again."""
+CAPACITY_STEP = 500
+"""VMs summed per step of a large fleet's capacity (a key is served between steps); a
+fleet this size or smaller is summed at once, as its snapshot arrives."""
 
 
 class HostsScreen(Screen[None]):
@@ -64,6 +68,8 @@ class HostsScreen(Screen[None]):
         self.sort_reverse = False
         self._capacity: list[HostCapacity] = []
         self._quotas_asked = False
+        self._pending: FleetSnapshot | None = None
+        self._summing = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -98,10 +104,47 @@ class HostsScreen(Screen[None]):
         return self.query_one("#hosts", ResourceTable)
 
     def _on_snapshot(self, snapshot: FleetSnapshot | None) -> None:
+        """A small fleet is summed at once. A large one (100k VMs) is summed in steps by a
+        worker, and only while this screen is shown: hidden, it keeps the newest snapshot
+        for when it is shown again (it then shows the last figures until the sum is done)."""
         if snapshot is None:
             return
-        self._capacity = host_capacity(snapshot)
-        self._redraw()
+        self._ask_quotas(snapshot)
+        if len(snapshot.vms) <= CAPACITY_STEP and not self._summing:
+            self._pending = None
+            self._capacity = host_capacity(snapshot)
+            self._redraw()
+            return
+        self._pending = snapshot
+        if self.is_current:
+            self._sum_pending()
+
+    def on_screen_resume(self) -> None:
+        if self._pending is not None:
+            self._sum_pending()
+
+    def _sum_pending(self) -> None:
+        if not self._summing:
+            self._summing = True
+            self.run_worker(self._sum_in_steps(), group="hosts-capacity")
+
+    async def _sum_in_steps(self) -> None:
+        try:
+            while self._pending is not None:
+                snapshot, self._pending = self._pending, None
+                steps = host_capacity_steps(snapshot, CAPACITY_STEP)
+                while True:
+                    try:
+                        next(steps)
+                    except StopIteration as done:
+                        self._capacity = done.value
+                        break
+                    await asyncio.sleep(0)
+                self._redraw()
+        finally:
+            self._summing = False
+
+    def _ask_quotas(self, snapshot: FleetSnapshot) -> None:
         fleet = getattr(self.app, "fleet", None)
         with_quotas = {name for name, b in (fleet.backends.items() if fleet else ())
                        if isinstance(b, SupportsQuotas)}
