@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from console import heap
 from console.actions.dispatcher import Dispatcher, Target, UnavailableAudit
 from console.actions.operations import OperationsFeed
 from console.actions.registry import GROW_DISK, ActionSpec
@@ -31,7 +32,6 @@ from console.fleet.metrics_feed import MetricsFeed
 from console.fleet.metrics_history import MetricsHistory
 from console.fleet.polling import Fleet
 from console.fleet.usage import with_usage
-from console.heap import settle
 from console.migration.tracker import MigrationTracker
 from console.models import Alert, FleetSnapshot, MetricSample
 from console.store import Activity, Store
@@ -171,11 +171,15 @@ class NovaApp(App[str | None]):
         self._activity_task: asyncio.Task[None] | None = None
         self._ingesting = False
         self._next_snapshot: FleetSnapshot | None = None
+        self._gc_thresholds: tuple[int, int, int] | None = None
+        """The collector's thresholds before the console ran (`console.heap.quiet`)."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_STATUS)
 
     async def on_mount(self) -> None:
+        self._gc_thresholds = heap.quiet()
+        self.set_interval(heap.FULL_EVERY_S, heap.collect_fully)
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = self._theme_name
@@ -257,6 +261,8 @@ class NovaApp(App[str | None]):
             await self._keeper.save(self.snapshot)
 
     async def on_unmount(self) -> None:
+        if self._gc_thresholds is not None:
+            heap.restore(self._gc_thresholds)
         if self._activity_task is not None:
             self._activity_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -312,7 +318,6 @@ class NovaApp(App[str | None]):
                 for _ in self.metrics.ingest_steps(snap, INGEST_STEP):
                     await asyncio.sleep(0)
                 self._show(snap)
-                settle()
         finally:
             self._ingesting = False
 

@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Label
 
 from console.fleet import query
-from console.heap import settle
+from console.heap import discard
 from console.models import VM, FleetSnapshot, VMState
 from screens.rows import VM_COLUMNS, vm_row
 from screens.run_action import VMActions, target_of, vm_action_bindings
@@ -125,7 +125,6 @@ class InventoryScreen(VMActions, Screen[None]):
                 snapshot, self._pending = self._pending, None
                 for _ in self._digest(snapshot):
                     await asyncio.sleep(0)
-                settle()
         finally:
             self._digesting = False
 
@@ -147,8 +146,9 @@ class InventoryScreen(VMActions, Screen[None]):
             if n % DIGEST_STEP == 0:
                 yield
         rows: dict[str, Row] = {}
+        trend = self._trends()
         for n, vm in enumerate(changed, 1):
-            rows[vm.key] = vm_row(vm, self._cpu_trend(f"vm:{vm.key}"))
+            rows[vm.key] = vm_row(vm, trend(f"vm:{vm.key}"))
             if n % DIGEST_STEP == 0:
                 yield
         grown: list[VM] = []
@@ -180,14 +180,17 @@ class InventoryScreen(VMActions, Screen[None]):
             self._full = None
             self._rebuild()
             return
+        old_rows, old_full = self._rows, self._full
         self._rows = merged
         self._stale_shown = stale
         if shown is order:
             self._full, self._full_stale = shown_rows, stale
         else:
             self._full = None
-        self.table.replace_rows(shown_rows)
+        replaced = self.table.replace_rows(shown_rows)
         self._update_summary()
+        # the last poll's VMs and rows, let go of a slice at a time
+        discard(old, old_rows, *([old_full] if old_full is not None else []), replaced)
 
     def _moves(self, changed: list[VM], old: dict[str, VM], match: Callable[[VM], bool]
                ) -> Generator[None, None, bool | str]:
@@ -227,11 +230,12 @@ class InventoryScreen(VMActions, Screen[None]):
         Only rows with fewer than TREND_POINTS glyphs ask the history, so once the sparklines
         are full this is a length check per running VM. New rows go into `rows`."""
         grown = []
+        trend_of = self._trends()
         for vm in same:
             row = self._rows.get(vm.key)
             if row is None or vm.state is not VMState.RUNNING or len(row.cells[-1]) >= TREND_POINTS:
                 continue
-            trend = self._cpu_trend(f"vm:{vm.key}")
+            trend = trend_of(f"vm:{vm.key}")
             if trend != row.cells[-1]:
                 rows[vm.key] = vm_row(vm, trend)
                 grown.append(vm)
@@ -239,11 +243,21 @@ class InventoryScreen(VMActions, Screen[None]):
 
     def _cpu_trend(self, target: str) -> str:
         """Sparkline of the target's recent CPU use, from the app's metrics history."""
+        return self._trends()(target)
+
+    def _trends(self) -> Callable[[str], str]:
+        """`_cpu_trend` with the app's history looked up once (a digest asks 100k times)."""
         history = getattr(self.app, "metrics", None)
         if history is None:
-            return ""
-        return sparkline(history.tail(target, "cpu", TREND_POINTS),
-                         ascii_only=getattr(self.app, "ascii", False))
+            return lambda _target: ""
+        tail = history.tail
+        ascii_only = getattr(self.app, "ascii", False)
+
+        def trend(target: str) -> str:
+            values = tail(target, "cpu", TREND_POINTS)
+            return sparkline(values, ascii_only=ascii_only) if values else ""
+
+        return trend
 
     def _rebuild(self) -> None:
         """Filter and sort everything again (rows are reused, only order is recomputed; the
@@ -355,22 +369,28 @@ class InventoryScreen(VMActions, Screen[None]):
         makes it walk again; another filter or sort starts its own walk (this one is
         cancelled)."""
         while True:
-            order, vms, match = self._order, self._vms, self._match
+            order, vms, rows_of, match = self._order, self._vms, self._rows, self._match
             if order is None:
                 return
             shown: list[str] = []
+            rows: list[Row] = []
+            index: dict[str, int] = {}
             stale = 0
             for start in range(0, len(order), DIGEST_STEP):
+                if self._vms is not vms or self._rows is not rows_of:
+                    break  # a poll was applied (the old VMs are being let go of): again
                 found = [key for key in order[start:start + DIGEST_STEP] if match(vms[key])]
                 stale += sum(1 for key in found if vms[key].stale)
+                index.update(zip(found, range(len(shown), len(shown) + len(found)), strict=True))
+                rows += [rows_of[key] for key in found]
                 shown += found
                 await asyncio.sleep(0)
             if self._match is not match:
                 return  # no filter now (shown at once), or another walk
-            if self._order is order and self._vms is vms:
+            if self._order is order and self._vms is vms and self._rows is rows_of:
                 break
         self._shown, self._stale_shown = shown, stale
-        self.table.set_rows([self._rows[key] for key in shown])
+        self.table.set_rows(rows, index)
         self._update_summary()
         self._keep_cursor(before)
 

@@ -169,10 +169,11 @@ class ResourceTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self, self.cursor_key))
         self.refresh()
 
-    def replace_rows(self, rows: Sequence[Row]) -> None:
+    def replace_rows(self, rows: Sequence[Row]) -> list[Row]:
         """New rows for the same keys in the same order (a poll changed values only): one
         list swap, and only the visible lines that changed are redrawn, however many rows
-        there are. Other changes are `set_rows`."""
+        there are; returns the list it replaced (no longer used). Other changes are
+        `set_rows`."""
         if len(rows) != len(self._rows):
             raise ValueError("replace_rows needs the same keys in the same order")
         old, self._rows = self._rows, list(rows)
@@ -181,6 +182,7 @@ class ResourceTable(ScrollView, can_focus=True):
         for index in range(top, min(top + height, len(self._rows))):
             if old[index] != self._rows[index]:
                 self._refresh_cells(index - top + 1, old[index], self._rows[index])
+        return old
 
     def update_rows(self, rows: Iterable[Row]) -> int:
         """Replace rows in place by key (same order); redraw only visible changed lines.
