@@ -56,8 +56,9 @@ def discard(*containers: list[Any] | dict[Any, Any]) -> None:
     The caller gives them up: nothing may use them afterwards."""
     global _emptying
     _trash.extend(c for c in containers if c)
-    if _trash and (_emptying is None or _emptying.done()):
-        _emptying = asyncio.get_running_loop().create_task(_empty())
+    loop = asyncio.get_running_loop()
+    if _trash and (_emptying is None or _emptying.done() or _emptying.get_loop() is not loop):
+        _emptying = loop.create_task(_empty())  # (a loop closed with the last one pending)
 
 
 async def _empty() -> None:
