@@ -140,6 +140,8 @@ class HostsScreen(Screen[None]):
                         self._capacity = done.value
                         break
                     await asyncio.sleep(0)
+                if not self.query("#hosts"):
+                    return  # the app is closing: the screen's widgets are gone
                 self._redraw()
         finally:
             self._summing = False

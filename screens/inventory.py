@@ -11,6 +11,7 @@ step, so a key never sees half a poll). `make bench ARGS=latency` measures it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Generator
 from typing import ClassVar
 
@@ -167,6 +168,8 @@ class InventoryScreen(VMActions, Screen[None]):
             stale = yield from self._count_stale(shown, new)
         if self._vms is not old:  # cannot happen (one digest at a time), but never mix polls
             return
+        if not self.query("#vms"):
+            return  # the app is closing: the screen's widgets are gone, its workers not yet
         self._vms = new
         meanwhile = self._order is not order or self._shown is not shown or self._match is not match
         if moved or meanwhile:
@@ -285,8 +288,9 @@ class InventoryScreen(VMActions, Screen[None]):
             self._stale_shown = self._full_stale
             table.set_rows(self._full, self._full_index)
         elif len(self._order) > DIGEST_STEP:
-            self.run_worker(self._filter_in_steps(self._filtered_cursor), group="inventory-filter",
-                            exclusive=True)
+            # a function, not a coroutine: a walk replaced before it started is never awaited
+            self.run_worker(functools.partial(self._filter_in_steps, self._filtered_cursor),
+                            group="inventory-filter", exclusive=True)
             return
         else:
             self._shown = [key for key in self._order if match(vms[key])]
@@ -389,6 +393,8 @@ class InventoryScreen(VMActions, Screen[None]):
                 return  # no filter now (shown at once), or another walk
             if self._order is order and self._vms is vms and self._rows is rows_of:
                 break
+        if not self.query("#vms"):
+            return  # the app is closing
         self._shown, self._stale_shown = shown, stale
         self.table.set_rows(rows, index)
         self._update_summary()
