@@ -11,7 +11,6 @@ step, so a key never sees half a poll). `make bench ARGS=latency` measures it.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable, Generator
 from typing import ClassVar
 
@@ -160,40 +159,45 @@ class InventoryScreen(VMActions, Screen[None]):
         order, shown, match = self._order, self._shown, self._match
         resort = new.keys() != old.keys() or order is None
         moved: bool | str = resort or (yield from self._moves(changed, old, match))
-        if not moved:
+        if not moved and order is not None:
             merged = dict(self._rows)
             merged.update(rows)
             yield
-            shown_rows = yield from self._rows_of(shown, merged)
-            stale = yield from self._count_stale(shown, new)
+            full_rows = yield from self._rows_of(order, merged)
+            full_stale = yield from self._count_stale(order, new)
+            if shown is order:
+                shown_rows, stale = full_rows, full_stale
+            else:
+                shown_rows = yield from self._rows_of(shown, merged)
+                stale = yield from self._count_stale(shown, new)
         if self._vms is not old:  # cannot happen (one digest at a time), but never mix polls
             return
         if not self.query("#vms"):
             return  # the app is closing: the screen's widgets are gone, its workers not yet
         self._vms = new
-        meanwhile = self._order is not order or self._shown is not shown or self._match is not match
-        if moved or meanwhile:
-            # VMs came, went or moved in the sort or the filter, or a key changed the sort
-            # or the filter meanwhile: filter (and sort) again
-            self._rows.update(rows)
-            for gone in old.keys() - new.keys():
-                self._rows.pop(gone, None)
-            if resort or moved == "sort" or self._order is not order:
-                self._order = None
-            self._full = None
-            self._rebuild()
+        if not moved and order is not None and self._order is order:
+            # same keys, same order: the rows built in the steps hold
+            old_rows, old_full = self._rows, self._full
+            self._rows, self._full, self._full_stale = merged, full_rows, full_stale
+            if self._shown is shown and self._match is match:
+                self._stale_shown = stale
+                replaced = self.table.replace_rows(shown_rows)
+                self._update_summary()
+            else:  # a key changed the filter meanwhile: without one the rows are at hand,
+                self._rebuild()  # with one it is a walk in steps
+                replaced = []
+            # the last poll's VMs and rows, let go of a slice at a time
+            discard(old, old_rows, *([old_full] if old_full is not None else []), replaced)
             return
-        old_rows, old_full = self._rows, self._full
-        self._rows = merged
-        self._stale_shown = stale
-        if shown is order:
-            self._full, self._full_stale = shown_rows, stale
-        else:
-            self._full = None
-        replaced = self.table.replace_rows(shown_rows)
-        self._update_summary()
-        # the last poll's VMs and rows, let go of a slice at a time
-        discard(old, old_rows, *([old_full] if old_full is not None else []), replaced)
+        # VMs came, went or moved in the sort or the filter, or a key changed the sort
+        # meanwhile: filter (and sort) again
+        self._rows.update(rows)
+        for gone in old.keys() - new.keys():
+            self._rows.pop(gone, None)
+        if resort or moved == "sort" or self._order is not order:
+            self._order = None
+        self._full = None
+        self._rebuild()
 
     def _moves(self, changed: list[VM], old: dict[str, VM], match: Callable[[VM], bool]
                ) -> Generator[None, None, bool | str]:
@@ -288,9 +292,13 @@ class InventoryScreen(VMActions, Screen[None]):
             self._stale_shown = self._full_stale
             table.set_rows(self._full, self._full_index)
         elif len(self._order) > DIGEST_STEP:
-            # a function, not a coroutine: a walk replaced before it started is never awaited
-            self.run_worker(functools.partial(self._filter_in_steps, self._filtered_cursor),
-                            group="inventory-filter", exclusive=True)
+            cursor = self._filtered_cursor
+
+            async def walk() -> None:  # a function, not a coroutine: a walk replaced before
+                await self._filter_in_steps(cursor)  # it started leaves nothing unawaited
+
+            self.run_worker(walk, group="inventory-filter",  # type: ignore[arg-type]
+                            exclusive=True)  # (mypy infers Never for a function's result)
             return
         else:
             self._shown = [key for key in self._order if match(vms[key])]
