@@ -14,7 +14,12 @@ from textual.widgets import Label
 from backends.base import SupportsQuotas
 from console.actions import registry as actions
 from console.actions.registry import ACCEPT_HOST_KEY, HOST_SHELL
-from console.fleet.capacity import HostCapacity, host_capacity, host_capacity_steps
+from console.fleet.capacity import (
+    HostCapacity,
+    host_capacity,
+    host_capacity_steps,
+    reports_capacity,
+)
 from console.models import FleetSnapshot, Host
 from screens.drain_dialog import open_drain_dialog
 from screens.host_keys import accept_host_key
@@ -169,11 +174,15 @@ class HostsScreen(Screen[None]):
             table.update_rows(rows)  # same hosts, same order: redraw only changed lines
         else:
             table.set_rows(rows)
-        cpus = sum(c.host.cpus for c in caps)
-        vcpus = sum(c.vcpus_allocated for c in caps)
+        hardware = [c for c in caps if reports_capacity(c.host)]
+        zones = len(caps) - len(hardware)  # cloud regions/zones: their quota is listed below
+        cpus = sum(c.host.cpus for c in hardware)
+        vcpus = sum(c.vcpus_allocated for c in hardware)
         down = sum(1 for c in caps if c.host.stale)
         refused = sum(1 for c in caps if host_key_trouble(c.host))
-        text = f"{len(caps)} hosts  {vcpus}/{cpus} vCPU allocated"
+        text = f"{len(hardware)} hosts  {vcpus}/{cpus} vCPU allocated" if hardware else ""
+        if zones:
+            text += f"{'  ' if text else ''}{zones} cloud zone{'s' * (zones != 1)}"
         if down:
             text += f"  {down} stale or down"
         if refused:

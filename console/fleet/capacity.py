@@ -89,3 +89,9 @@ def host_capacity_steps(snapshot: FleetSnapshot, step: int = 5000
         result.append(HostCapacity(host=host, vm_count=count, running=running,
                                    vcpus_allocated=vcpus, memory_allocated=memory))
     return result
+
+
+def reports_capacity(host: Host) -> bool:
+    """False for a cloud region or zone (EC2, Azure): it lists no CPUs or memory of its own;
+    the provider's quota, not the host's hardware, says whether a VM fits there."""
+    return host.cpus > 0 or host.memory_bytes > 0

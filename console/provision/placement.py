@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from console.config import Context
-from console.fleet.capacity import HostCapacity
+from console.fleet.capacity import HostCapacity, reports_capacity
 from console.models import VM, Host, HostState
 
 
@@ -141,12 +141,6 @@ def free_memory(cap: HostCapacity, limits: Overcommit = DEFAULT_OVERCOMMIT) -> i
 
 def free_vcpus(cap: HostCapacity, limits: Overcommit = DEFAULT_OVERCOMMIT) -> int:
     return allowed_vcpus(cap, limits) - cap.vcpus_allocated
-
-
-def reports_capacity(host: Host) -> bool:
-    """False for a cloud region or zone (EC2, Azure): it lists no CPUs or memory of its own;
-    the provider's quota, not this scheduler, says whether a VM fits there."""
-    return host.cpus > 0 or host.memory_bytes > 0
 
 
 def host_checks(demand: Demand, cap: HostCapacity, limits: Overcommit) -> list[Check]:

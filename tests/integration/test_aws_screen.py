@@ -79,6 +79,10 @@ async def test_hosts_screen_lists_every_zone_and_each_regions_vcpus_against_the_
         assert all("NoSuchResource" in line for line in lines)
         zones = {k.rpartition("/")[2] for k in screen.table.row_keys()}
         assert {"eu-west-1a", "eu-west-1b", "us-east-1a", "us-east-1b"} <= zones
+        # The summary counts zones as zones, not as hosts with 0 CPUs ("8/0 vCPU allocated").
+        summary = str(screen.query_one("#host-summary", Label).content)
+        assert summary.startswith(f"{len(zones)} cloud zones"), summary
+        assert "vCPU allocated" not in summary, summary
 
 
 async def test_resize_dialog_offers_stop_resize_start_for_a_running_instance(
