@@ -78,11 +78,24 @@ class SqliteEngine:
             rows = list(await db.execute_fetchall("PRAGMA user_version"))
         return int(rows[0][0])
 
+    async def _begin(self, statement: str) -> None:
+        """Run `statement` (a BEGIN). aiosqlite runs it on its own thread, which finishes it
+        even when the awaiting task is cancelled (a console quitting mid-save): then end the
+        transaction it opened, or every later BEGIN on this connection fails."""
+        begun = asyncio.ensure_future(self._conn.execute(statement))
+        try:
+            await asyncio.shield(begun)
+        except asyncio.CancelledError:
+            with contextlib.suppress(sqlite3.Error):
+                await begun
+                await self._conn.execute("ROLLBACK")
+            raise
+
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
+                await self._begin("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._unavailable(exc) from exc
             try:
@@ -102,7 +115,7 @@ class SqliteEngine:
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """Reads see one consistent state of the database (a WAL read snapshot)."""
         async with self._lock:
-            await self._conn.execute("BEGIN DEFERRED")
+            await self._begin("BEGIN DEFERRED")
             try:
                 yield self._conn
             finally:
