@@ -42,6 +42,8 @@ SCRAPE_S = 5.0
 """Scrape and rule-evaluation interval (the last minutes of history are backfilled as densely,
 so rates are right from the first query)."""
 RETENTION = "2d"
+TAKEOVER_CHECK_S = 1.0
+"""How often a sharing console checks that the owner of the demo's Prometheus still runs."""
 RULES = HERE / "alerts.yml"
 INSTALL_ADVICE = ("the demo's metrics come from Prometheus: install it (Debian/Ubuntu: "
                   "`apt install prometheus`, which brings promtool; or put both `prometheus` "
@@ -132,21 +134,47 @@ class DemoPrometheus:
     def start(self) -> str:
         """Begin starting (or join a running demo Prometheus); returns its URL at once."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        owned, stale = self._claim(port=None)
+        if owned:
+            self._thread = threading.Thread(target=self._keep, args=(stale,),
+                                            name="demo-prometheus", daemon=True)
+        else:
+            self.backfilled.set()
+            self._thread = threading.Thread(target=self._watch_owner, name="demo-prometheus",
+                                            daemon=True)
+        self._thread.start()
+        return self.url
+
+    def _claim(self, port: int | None) -> tuple[bool, Record | None]:
+        """Become the owner unless a live console already is one (it runs Prometheus or is
+        starting it): (True, the record of a dead owner to clean up) or (False, the owner's).
+        Decided under a lock; the owner's port is written before it starts, so two consoles
+        opened at the same instant never both start one."""
         with (self.directory / "start.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # held for a file read and write, not the start
             record = self._record()
             if record is not None and record.owner_alive():  # running, or being started
                 self.port, self.shared = record.port, True
-                self.backfilled.set()
-                return self.url
-            self.port = free_port()
+                return False, record
+            self.port = port or free_port()
             owner = os.getpid()
             self._write_record(Record(0, 0, self.port, owner, start_time_of(owner) or 0))
-        self._exporter = Exporter(families(fleet()))
-        self._thread = threading.Thread(target=self._keep, args=(record,), name="demo-prometheus",
-                                        daemon=True)
-        self._thread.start()
-        return self.url
+            self.shared = False
+            self._exporter = Exporter(families(fleet()))
+            return True, record
+
+    def _watch_owner(self) -> None:
+        """A sharing console: when the owner quits (its Prometheus goes with it), take over
+        on the same port, so this console's metrics come back by themselves."""
+        while not self._stopping.wait(TAKEOVER_CHECK_S):
+            record = self._record()
+            if record is not None and record.owner_alive():
+                continue
+            owned, stale = self._claim(port=self.port)
+            if owned:
+                log.info("the demo Prometheus' owner quit; this console runs it now")
+                self._keep(stale)
+                return
 
     def wait_ready(self, timeout_s: float) -> bool:
         """Block until Prometheus answers `/-/ready` (True), gives up, or `timeout_s` passes."""

@@ -215,3 +215,59 @@ def _cmdline_of(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+SHARING_CONSOLE = """
+import os, sys
+from pathlib import Path
+from console.demo.prometheus import DemoPrometheus, binaries
+p = DemoPrometheus(Path(sys.argv[1]), binaries(), history_s=900)
+url = p.start()
+print(url, p.shared, p.wait_ready(90), flush=True)
+for line in sys.stdin:  # "check": is Prometheus at our URL ready (again), and who owns it?
+    print(p.wait_ready(90), p.shared, os.getpid(), flush=True)
+p.stop()
+"""
+
+
+def test_a_sharing_console_takes_over_when_the_owner_quits(tmp_path: Path) -> None:
+    """The second console shares the first one's Prometheus; when the first quits (taking
+    its Prometheus along), the second starts one on the same URL and its metrics return."""
+    def console() -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", SHARING_CONSOLE, str(tmp_path)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    owner = console()
+    sharer = None
+    try:
+        assert owner.stdout is not None
+        url, shared, ready = owner.stdout.readline().split()
+        assert (shared, ready) == ("False", "True")
+        sharer = console()
+        assert sharer.stdout is not None and sharer.stdin is not None
+        assert sharer.stdout.readline().split() == [url, "True", "True"]
+        owned_by_first = record_of(tmp_path)
+
+        assert owner.stdin is not None
+        owner.stdin.close()  # the first console quits; its Prometheus stops with it
+        owner.wait(60)
+        assert gone(owned_by_first.pid, owned_by_first.start_time)
+
+        sharer.stdin.write("check\n")
+        sharer.stdin.flush()
+        ready, shared, pid = sharer.stdout.readline().split()
+        assert (ready, shared) == ("True", "False"), (ready, shared)
+        now = record_of(tmp_path)
+        assert now.owner_pid == int(pid) and now.port == owned_by_first.port
+        # The history is still there behind the same URL (4 minutes back: the part written
+        # before a start; older blocks written while Prometheus runs show at its next
+        # once-a-minute reload).
+        four_min_ago = time.time() - 240
+        wait_until(lambda: query(url, "libvirt_domain_state_code", four_min_ago), 30,
+                   "no history 4 minutes back after the take-over")
+    finally:
+        for proc in (owner, sharer):
+            if proc is not None and proc.poll() is None:
+                if proc.stdin:
+                    proc.stdin.close()
+                proc.wait(60)
