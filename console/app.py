@@ -60,6 +60,10 @@ from widgets.status_header import HeaderState, SourceStatus
 from widgets.tile import Tile
 
 ALERTS_REFRESH_S = 10.0
+EARLY_ALERTS_S = 20.0
+"""For this long after start, alerts are asked every second until some fire: a Prometheus
+that has just started (the demo's) evaluates its rules a few seconds in, and an operator
+should not wait a whole refresh for them."""
 ACTIVITY_KEEP = 500
 """Events of the activity feed kept for the Activity screen."""
 ACTIVITY_RETRY_S = 5.0
@@ -204,6 +208,15 @@ class NovaApp(App[str | None]):
         if self.metrics_feed is not None:
             self.set_interval(ALERTS_REFRESH_S, self._refresh_alerts)
             self.call_later(self._refresh_alerts)
+            started = time.monotonic()
+
+            async def early_alerts() -> None:
+                if self.alerts or time.monotonic() - started > EARLY_ALERTS_S:
+                    early.stop()
+                    return
+                await self._refresh_alerts()
+
+            early = self.set_interval(1.0, early_alerts)
             self.set_interval(self.fleet.interval_s, self._refresh_usage)
         await self.switch_mode("inventory")
         self.fleet.on_snapshot(self.fleet_snapshot)

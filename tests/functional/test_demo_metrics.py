@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from console import app as app_module
 from console.app import NovaApp
 from console.cli.main import main
 from console.cli.tui import DEMO_METRICS_ENV, demo_metrics
@@ -142,3 +143,23 @@ def test_the_cli_refuses_to_migrate_a_demo_vm(capsys: pytest.CaptureFixture[str]
     assert len(failed) == 1 and "source can live-migrate" in failed[0], err
     assert any(line.strip().startswith("ok   same architecture/CPU model")
                for line in err.splitlines()), err
+
+
+async def test_alerts_of_a_prometheus_just_started_show_without_the_periodic_refresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console opens while the demo's Prometheus is still starting (as `make run` does):
+    its first alert answers are errors, then empty (rules not yet evaluated). The alerts
+    must still appear without waiting for the 10 s refresh (turned off here)."""
+    monkeypatch.setattr(app_module, "ALERTS_REFRESH_S", 3600.0)
+    tools = binaries()
+    assert tools is not None
+    prometheus = DemoPrometheus(tmp_path, tools, history_s=900)
+    context = demo_context(prometheus.start())  # not waited for: the console starts at once
+    try:
+        fleet = Fleet("demo", build_backends(context, read_only=True), interval_s=1.0)
+        app = NovaApp(fleet, read_only=True, metrics_feed=MetricsFeed(build_metrics(context)))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: app.alerts is not None and len(app.alerts) == 3,
+                           timeout_s=60, what="the three alerts")
+    finally:
+        prometheus.stop()
