@@ -105,6 +105,10 @@ class CreateMixin(TaskRunner):
                                 lambda: self._on_host(clone, place, spec.name))
             await saga.step("config", f"{spec.vcpus} vCPU, {spec.memory_bytes // MIB} MiB",
                             lambda: self._config(clone, spec, annotation(spec, place)))
+            if spec.disk_bytes:  # said, not silently dropped: the clone keeps its disks
+                await report_step("disk", "ok", f"{spec.disk_bytes / 2**30:g} GiB asked, not "
+                                  "applied: the clone keeps the template's disks (growing "
+                                  "them here is not built for vSphere; grow them in vCenter)")
             if fields := tag_fields(spec.tags):
                 await saga.step("tags", ", ".join(f"{k}={v}" for k, v in fields),
                                 lambda: self._call(self._set_tags, clone, fields, about=spec.name))

@@ -291,3 +291,13 @@ template_vm = "{TEMPLATE_VM}"
     assert row["status"] == "ok" and row["result"]["name"] == "cli-1"
     props = vf.read(api, api_vm(api, "cli-1"), ["runtime.powerState", "config.hardware.numCPU"])
     assert (props["runtime.powerState"], props["config.hardware.numCPU"]) == ("poweredOn", 2)
+
+
+async def test_a_disk_size_asked_of_a_clone_is_said_not_applied(rig: Rig, api: Any) -> None:
+    """vSphere does not grow a clone's disks yet: a size asked for is said in the audit (and
+    the New VM form's progress), not silently dropped."""
+    _, (outcome,) = await rig.make(CreateRequest("vs-small", "disk-1", disk_bytes=20 * 2**30))
+    assert outcome.ok, outcome.error
+    rows = [e for e in reversed(await rig.store.audit(limit=100))
+            if e.target_name == "disk-1" and e.action == "vm.create.disk"]
+    assert len(rows) == 1 and "20 GiB asked, not applied" in rows[0].params_json, rows
