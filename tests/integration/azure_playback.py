@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import trustme
 
 RECORDINGS = Path(__file__).parent / "recordings" / "azure"
@@ -284,3 +285,25 @@ class Held:
 
     def release(self) -> None:
         self.released.set()
+
+
+def source_fields(playback: Playback, **overrides: Any) -> dict[str, Any]:
+    """The fields of an Azure source on this playback server, as the tests configure one
+    (their own credential: `StaticToken`); `overrides` win."""
+    return {"name": "azure-test", "subscriptions": [SUBSCRIPTION],
+            "base_url": playback.base_url, "ca_bundle": playback.ca_file,
+            "poll_interval_s": 0.05, "timeout_s": 20.0} | overrides
+
+
+@pytest.fixture(scope="session")
+def azure_arm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playback]:
+    """One playback server for the session's integration tests (each resets it)."""
+    with playback_server(tmp_path_factory.mktemp("azure-playback")) as server:
+        yield server
+
+
+@pytest.fixture
+def playback(azure_arm: Playback) -> Playback:
+    """The session's playback server, its recordings played from their start again."""
+    azure_arm.reset()
+    return azure_arm

@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration import prometheus_fixture as pf
 from tests.integration.aws_fixture import aws_world, moto_url  # noqa: F401  (one moto server a session)
+from tests.integration.azure_playback import azure_arm, playback  # noqa: F401  (one a session)
 
 FLEET = pf.Fleet()
 

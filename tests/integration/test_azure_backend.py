@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,9 @@ from console.store import Store, open_store
 from tests.integration.azure_playback import (
     RECORDED_VM,
     REFUSED_SUBSCRIPTION,
-    SUBSCRIPTION,
     Playback,
     StaticToken,
-    playback_server,
+    source_fields,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -41,23 +40,8 @@ VM_NAME = "virtualmachinexeb772750"
 TARGET = Target("azure-test", RECORDED_VM, VM_NAME)
 
 
-@pytest.fixture(scope="session")
-def arm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playback]:
-    with playback_server(tmp_path_factory.mktemp("azure-playback")) as server:
-        yield server
-
-
-@pytest.fixture
-def playback(arm: Playback) -> Playback:
-    arm.reset()  # every test plays the recordings from their start
-    return arm
-
-
 def source(playback: Playback, **overrides: Any) -> AzureSource:
-    fields: dict[str, Any] = {"name": "azure-test", "subscriptions": [SUBSCRIPTION],
-                              "base_url": playback.base_url, "ca_bundle": playback.ca_file,
-                              "poll_interval_s": 0.05, "timeout_s": 20.0}
-    return AzureSource(**(fields | overrides))
+    return AzureSource(**source_fields(playback, **overrides))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from tests.integration.azure_playback import (
     SUBSCRIPTION,
     Playback,
     StaticToken,
-    playback_server,
+    source_fields,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -50,22 +50,8 @@ GIB = 2**30
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIb3Xq2Zr5kq0Xh0n7o0t3Cq1s6x9Q2mS1wq1yq1yq1y op@desk"
 
 
-@pytest.fixture(scope="session")
-def arm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playback]:
-    with playback_server(tmp_path_factory.mktemp("azure-create")) as server:
-        yield server
-
-
-@pytest.fixture
-def playback(arm: Playback) -> Playback:
-    arm.reset()
-    return arm
-
-
 def source(playback: Playback) -> AzureSource:
-    return AzureSource(name="azure-test", subscriptions=[SUBSCRIPTION],
-                       base_url=playback.base_url, ca_bundle=playback.ca_file,
-                       poll_interval_s=0.05, timeout_s=20.0)
+    return AzureSource(**source_fields(playback))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,7 +28,7 @@ from tests.integration.azure_playback import (
     SUBSCRIPTION,
     Playback,
     StaticToken,
-    playback_server,
+    source_fields,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -40,24 +40,9 @@ GETBATCH = f"/eastus/subscriptions/{SUBSCRIPTION}/metrics:getBatch"
 MIB = 2**20
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playback]:
-    with playback_server(tmp_path_factory.mktemp("azure-metrics")) as played:
-        yield played
-
-
-@pytest.fixture
-def playback(server: Playback) -> Playback:
-    server.reset()
-    return server
-
-
 def source(playback: Playback, **overrides: Any) -> AzureSource:
-    fields: dict[str, Any] = {"name": "az", "subscriptions": [SUBSCRIPTION],
-                              "base_url": playback.base_url, "ca_bundle": playback.ca_file,
-                              "metrics_endpoint": f"{playback.base_url}/{{region}}",
-                              "timeout_s": 20.0}
-    return AzureSource(**(fields | overrides))
+    return AzureSource(**source_fields(playback, **({
+        "name": "az", "metrics_endpoint": f"{playback.base_url}/{{region}}"} | overrides)))
 
 
 @pytest.fixture

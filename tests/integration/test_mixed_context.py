@@ -4,8 +4,6 @@ kind. Each source is polled by the same fleet; none hides another's VMs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from backends import registry
@@ -19,10 +17,9 @@ from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from tests import wait_for
 from tests.integration.azure_playback import (
     RECORDED_VM,
-    SUBSCRIPTION,
     Playback,
     StaticToken,
-    playback_server,
+    source_fields,
 )
 
 from .aws_fixture import AwsWorld
@@ -30,22 +27,14 @@ from .aws_fixture import AwsWorld
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
-@pytest.fixture(scope="module")
-def arm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playback]:
-    with playback_server(tmp_path_factory.mktemp("azure-playback")) as server:
-        yield server
-
-
 async def test_libvirt_aws_and_azure_in_one_inventory(aws_world: AwsWorld,
-                                                      arm: Playback) -> None:
-    arm.reset()
+                                                      playback: Playback) -> None:
     web = aws_world.run(2, tags={"Name": "web", "env": "prod"})
     context = Context(backends=[
         registry.kind("libvirt").config(name="kvm-lab", uri="test:///default"),
         registry.kind("aws").config(name="ec2-prod", profiles=["alpha"], regions=["eu-west-1"]),
     ])
-    azure = AzureBackend(AzureSource(name="azure-prod", subscriptions=[SUBSCRIPTION],
-                                     base_url=arm.base_url, ca_bundle=arm.ca_file),
+    azure = AzureBackend(AzureSource(**source_fields(playback, name="azure-prod")),
                          credential=StaticToken())
     fleet = Fleet("mixed", [*build_backends(context, read_only=True), azure], interval_s=30.0)
     app = NovaApp(fleet, read_only=True)
