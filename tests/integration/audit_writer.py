@@ -59,6 +59,10 @@ async def write(db: str, label: str, count: int, ready: Path | None, go: Path | 
             await store.finish_action(action_id, "ok", duration_s=0.0)
             print(f"finish {action_id}", flush=True)
             n += 1
+            # A console records one action at a time, not back to back. Without a pause,
+            # SQLite's busy handler (sleeps growing to 100 ms) could miss every sub-millisecond
+            # gap between one writer's transactions, so it did all 500 first (seen once in CI).
+            await asyncio.sleep(0.001)
 
 
 def main() -> None:
