@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.screen import Screen
 from textual.widgets import Static
 
 from screens.console_app import console_app
+from screens.console_screen import ConsoleScreen
 from widgets.footer import Footer
 from widgets.resource_table import Column, ResourceTable, Row
 from widgets.status_header import StatusHeader
@@ -43,7 +43,7 @@ def activity_row(seen: str, event: Any) -> Row:
                status=_STATUS.get(event.status, ""))
 
 
-class ActivityScreen(Screen[None]):
+class ActivityScreen(ConsoleScreen):
     """`:activity`. Read-only: what happened is in the Audit screen (`5`) for good."""
 
     BINDINGS: ClassVar[list[BindingType]] = []

@@ -15,10 +15,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 
 from screens.console_app import console_app
+from screens.console_screen import ConsoleScreen
 from widgets.footer import Footer
 from widgets.resource_table import Column, ResourceTable, Row
 from widgets.status_header import StatusHeader
@@ -61,7 +61,7 @@ def audit_row(entry: Any) -> Row:
     )
 
 
-class AuditScreen(Screen[None]):
+class AuditScreen(ConsoleScreen):
     """`5` / `:audit`. `/` filters (`action:force_off`, `status:failed`, `target:web`, words)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -8,7 +8,6 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Label
 
 from backends.base import SupportsQuotas
@@ -21,6 +20,7 @@ from console.fleet.capacity import (
     reports_capacity,
 )
 from console.models import FleetSnapshot, Host
+from screens.console_screen import ConsoleScreen
 from screens.drain_dialog import open_drain_dialog
 from screens.host_keys import accept_host_key
 from screens.inventory import InventoryScreen
@@ -47,7 +47,7 @@ CAPACITY_STEP = 500
 fleet this size or smaller is summed at once, as its snapshot arrives."""
 
 
-class HostsScreen(Screen[None]):
+class HostsScreen(ConsoleScreen):
     """One row per host; `enter` lists that host's VMs in the inventory."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

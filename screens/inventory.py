@@ -18,13 +18,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Label
 
 from console.fleet import query
 from console.heap import discard
 from console.models import VM, FleetSnapshot, VMState
+from screens.console_screen import ConsoleScreen
 from screens.rows import VM_COLUMNS, vm_row
 from screens.run_action import VMActions, target_of, vm_action_bindings
 from screens.vm_detail import VMDetailScreen
@@ -44,7 +44,7 @@ event loop to reach the screen, each behind one step); a poll this size or small
 at once, as it arrives."""
 
 
-class InventoryScreen(VMActions, Screen[None]):
+class InventoryScreen(VMActions, ConsoleScreen):
     """`1` / `:inventory`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -56,11 +56,11 @@ class InventoryScreen(VMActions, Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    InventoryScreen #filter-bar { height: 1; display: none; background: $panel; }
-    InventoryScreen #filter-bar.-active { display: block; }
+    InventoryScreen #status-line { height: 1; }
+    InventoryScreen #filter-bar { height: 1; width: 1fr; }
     InventoryScreen #filter-bar Label { width: auto; padding: 0 1; color: $accent; }
     InventoryScreen #filter { border: none; height: 1; padding: 0; width: 1fr; }
-    InventoryScreen #summary { height: 1; color: $foreground-muted; padding: 0 1; }
+    InventoryScreen #summary { height: 1; width: auto; color: $foreground-muted; padding: 0 1; }
     """
 
     def __init__(self) -> None:
@@ -84,6 +84,10 @@ class InventoryScreen(VMActions, Screen[None]):
         """The row under the cursor when the filter changed (it stays if it still matches)."""
         self._match = query.matcher("")
         self._debounce: Timer | None = None
+        self._filter_open = False
+        """The operator opened the filter box (`/`) and has not closed it (escape, an empty
+        enter). Kept here, not as a CSS class: a class change restyles the bar's widgets,
+        a millisecond or two of every `/` and escape."""
         self._pending: FleetSnapshot | None = None
         self._digesting = False
 
@@ -92,10 +96,12 @@ class InventoryScreen(VMActions, Screen[None]):
         table = ResourceTable(VM_COLUMNS, id="vms")
         table.sort_column = self.sort_column
         yield table
-        with Horizontal(id="filter-bar"):
-            yield Label("/")
-            yield SteadyInput(placeholder="name, tag:env=prod, host:kvm, state:running …", id="filter")
-        yield Label("", id="summary")
+        with Horizontal(id="status-line"):  # always shown: `/` and escape change no layout
+            with Horizontal(id="filter-bar"):
+                yield Label("/")
+                yield SteadyInput(placeholder="name, tag:env=prod, host:kvm, state:running …",
+                                  id="filter")
+            yield Label("", id="summary")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -312,8 +318,6 @@ class InventoryScreen(VMActions, Screen[None]):
         shown = len(self._shown)
         stale = self._stale_shown
         text = f"{shown} of {total} VMs" if self.filter_text else f"{total} VMs"
-        if self.filter_text:
-            text += f"  filter: {self.filter_text}"
         if stale:
             text += f"  {stale} stale"
         if marked := len(self.table.marked):
@@ -348,21 +352,20 @@ class InventoryScreen(VMActions, Screen[None]):
     # -- actions ----------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        self.query_one("#filter-bar").add_class("-active")
+        self._filter_open = True
         self.query_one("#filter", Input).focus()
 
     def action_clear_filter(self) -> None:
-        bar = self.query_one("#filter-bar")
-        if self.filter_text or bar.has_class("-active"):
+        if self.filter_text or self._filter_open:
             self.query_one("#filter", Input).value = ""
             self.set_filter("")
-            bar.remove_class("-active")
+            self._filter_open = False
             self.table.focus()
 
     def show_filter(self, text: str) -> None:
         """Apply `text` as the filter and show it in the filter bar (used by other screens)."""
         self.query_one("#filter", Input).value = text
-        self.query_one("#filter-bar").add_class("-active")
+        self._filter_open = True
         self.set_filter(text)
         self.table.focus()
 
@@ -417,6 +420,8 @@ class InventoryScreen(VMActions, Screen[None]):
         if self._debounce is not None:
             self._debounce.stop()
         value = event.value
+        if value.strip() == self.filter_text:
+            return  # escape cleared the box and the filter: nothing to walk or redraw again
         self._debounce = self.set_timer(FILTER_DEBOUNCE_S, lambda: self.set_filter(value))
 
     @on(Input.Submitted, "#filter")
@@ -425,7 +430,7 @@ class InventoryScreen(VMActions, Screen[None]):
             self._debounce.stop()
         self.set_filter(event.value)
         if not event.value.strip():
-            self.query_one("#filter-bar").remove_class("-active")
+            self._filter_open = False
         self.table.focus()
 
     def action_sort_next(self) -> None:

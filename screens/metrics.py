@@ -15,13 +15,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Label
 
 from console.fleet.metrics_feed import MetricsFeed
 from console.fleet.metrics_history import MetricsHistory, Point
 from console.models import Alert, FleetSnapshot
 from screens.console_app import console_app
+from screens.console_screen import ConsoleScreen
 from widgets.footer import Footer
 from widgets.format import human_bytes, human_duration
 from widgets.plot import Plot
@@ -52,7 +52,7 @@ def alert_row(alert: Alert, now: float) -> Row:
                (alert.name, alert.severity or "-", target, since), status="error")
 
 
-class MetricsScreen(Screen[None]):
+class MetricsScreen(ConsoleScreen):
     """Hosts first, then the busiest VMs; the charts follow the cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

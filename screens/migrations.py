@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import Reactive
-from textual.screen import Screen
 from textual.widgets import Label, Static
 
 from console.actions.operations import OperationRow, OperationsFeed
@@ -31,6 +30,7 @@ from console.migration.history import History
 from console.migration.state import COLUMNS, MigrationState
 from console.migration.tracker import MigrationTracker
 from screens.console_app import console_app
+from screens.console_screen import ConsoleScreen
 from widgets.footer import Footer
 from widgets.migration_card import MigrationCard
 from widgets.status_header import StatusHeader
@@ -131,7 +131,7 @@ def operation_table(rows: list[OperationRow], names: dict[str, str]) -> Table:
     return table
 
 
-class MigrationsScreen(Screen[None]):
+class MigrationsScreen(ConsoleScreen):
     """`3` / `:migrations`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -14,7 +14,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Static
 
 from console.actions import registry as actions
@@ -22,6 +21,7 @@ from console.actions.dispatcher import Request, Target
 from console.actions.registry import TargetKind
 from console.models import Snapshot
 from screens.console_app import console_app
+from screens.console_screen import ConsoleScreen
 from screens.run_action import notify, run_action
 from widgets.footer import Footer
 from widgets.resource_table import Column, ResourceTable, Row
@@ -43,7 +43,7 @@ def snapshot_row(snap: Snapshot) -> Row:
                                      snap.description))
 
 
-class SnapshotsScreen(Screen[None]):
+class SnapshotsScreen(ConsoleScreen):
     """Snapshots of one VM. `esc` closes. A full screen, so `ctrl+p` and `:` work here too."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

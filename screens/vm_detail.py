@@ -10,12 +10,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from console.actions import registry as actions
 from console.actions.registry import VM_CONSOLE
 from console.models import VM, FleetSnapshot
+from screens.console_screen import ConsoleScreen
 from screens.run_action import target_of
 from screens.terminal import run_console
 from widgets.footer import Footer
@@ -49,7 +49,7 @@ def detail_table(vm: VM, now: float) -> Table:
     return table
 
 
-class VMDetailScreen(Screen[None]):
+class VMDetailScreen(ConsoleScreen):
     """`enter` on a VM. `esc` goes back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -24,6 +24,7 @@ from textual.widgets import Label
 
 from console.fleet.capacity import host_capacity
 from console.models import VM, FleetSnapshot, HostState, VMState
+from screens.console_screen import ConsoleScreen
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from widgets.format import coarse_age, human_bytes
@@ -185,7 +186,7 @@ TILES = (
 PAGE_LABELS = {"wall": "summary", "inventory": "problem VMs"}
 
 
-class WallScreen(Screen[None]):
+class WallScreen(ConsoleScreen):
     """Page 1 of the wall: the tiles."""
 
     BINDINGS: ClassVar[list[BindingType]] = []

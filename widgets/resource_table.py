@@ -17,6 +17,7 @@ from typing import ClassVar
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
@@ -48,6 +49,7 @@ class ResourceTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "resource-table--header",
         "resource-table--cursor",
+        "resource-table--cursor-focus",
         "resource-table--marked",
         "resource-table--stale",
         "resource-table--bar-ok",
@@ -65,7 +67,7 @@ class ResourceTable(ScrollView, can_focus=True):
     }
     ResourceTable > .resource-table--header { background: $panel; color: $foreground; text-style: bold; }
     ResourceTable > .resource-table--cursor { background: $table-cursor; text-style: bold; }
-    ResourceTable:focus > .resource-table--cursor { background: $table-cursor-focus; }
+    ResourceTable > .resource-table--cursor-focus { background: $table-cursor-focus; text-style: bold; }
     ResourceTable > .resource-table--marked { color: $accent; text-style: bold; }
     ResourceTable > .resource-table--stale { color: $foreground-muted; text-style: italic; }
     ResourceTable > .resource-table--bar-ok { color: $success; }
@@ -155,9 +157,11 @@ class ResourceTable(ScrollView, can_focus=True):
         """Replace every row (order changed, rows added or removed). The cursor keeps its key.
 
         `index` (each row's key to its position), when the caller keeps one for these rows,
-        saves building it again (100k rows: ~15 ms); the table does not change it."""
+        saves building it again (100k rows: ~15 ms); the table does not change it, nor a
+        list of `rows`, which it keeps as given (a copy of 100k rows is a millisecond of the
+        escape that brings the whole fleet back)."""
         old_key = self.cursor_key
-        self._rows = list(rows)
+        self._rows = rows if isinstance(rows, list) else list(rows)
         self._index = index if index is not None else {
             row.key: i for i, row in enumerate(self._rows)}
         self._marked &= self._index.keys()
@@ -199,6 +203,8 @@ class ResourceTable(ScrollView, can_focus=True):
             old = self._rows[index]
             if old == row:
                 continue
+            if not changed:
+                self._rows = list(self._rows)  # the caller's list is never changed
             self._rows[index] = row
             changed += 1
             if top <= index < top + height:
@@ -325,12 +331,34 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._cache.clear()
+        self._styles_checked = False
+
+    def _check_styles(self) -> None:
+        """Forget the cached lines if a style they were drawn with changed (a theme).
+
+        Not on every style update: focus moving into the filter box restyles the table (the
+        cursor's colour follows focus), yet every other line looks the same; drawing them all
+        again cost a frame per `/` and escape at 160x48. The cursor's line is keyed by its
+        own style, which follows focus through a component class, not a `:focus` rule: a
+        `:focus` rule changes the widget's styles, and Textual then repaints all of it."""
+        self._styles_checked = True
+        styles = (self.rich_style, *(self.get_component_rich_style(name, partial=True)
+                                     for name in self._LINE_STYLES))
+        if styles != self._line_styles:
+            self._line_styles = styles
+            self._cache.clear()
+
+    _LINE_STYLES = tuple(sorted(COMPONENT_CLASSES - {"resource-table--cursor",
+                                                      "resource-table--cursor-focus"}))
+    _styles_checked = False
+    _line_styles: tuple[Style, ...] = ()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if not self._widths:
             self._layout_columns(width)
+        if not self._styles_checked:
+            self._check_styles()
         if y == 0:
             return self._header_strip(width)
         index = int(self.scroll_offset.y) + y - 1
@@ -338,12 +366,35 @@ class ResourceTable(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         row = self._rows[index]
         cursor = index == self.cursor_row
-        key = (row, width, cursor, row.key in self._marked, self.has_focus)
+        key = (row, width, cursor, row.key in self._marked,
+               self.get_component_rich_style(self._cursor_class()) if cursor else None)
         strip = self._cache.get(key)
         if strip is None:
             strip = self._row_strip(row, width, cursor, row.key in self._marked)
             self._cache[key] = strip
         return strip
+
+    def _cursor_class(self) -> str:
+        return "resource-table--cursor-focus" if self.has_focus else "resource-table--cursor"
+
+    def watch_has_focus(self, has_focus: bool) -> None:
+        super().watch_has_focus(has_focus)
+        self._refresh_index(self.cursor_row)  # the cursor's colour says where keys go
+
+    def _on_focus(self, event: events.Focus) -> None:
+        """`Widget._on_focus` without its repaint of the whole widget: focus changes the
+        cursor's line only (`watch_has_focus`)."""
+        event.prevent_default()
+        self.has_focus = True
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantFocus(self))
+
+    def _on_blur(self, event: events.Blur) -> None:
+        """`Widget._on_blur` without its repaint of the whole widget (see `_on_focus`)."""
+        event.prevent_default()
+        self.has_focus = False
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantBlur(self))
 
     def _header_strip(self, width: int) -> Strip:
         style = self.get_component_rich_style("resource-table--header")
@@ -362,7 +413,7 @@ class ResourceTable(ScrollView, can_focus=True):
         if marked:
             base += self.get_component_rich_style("resource-table--marked")
         if cursor:
-            base += self.get_component_rich_style("resource-table--cursor")
+            base += self.get_component_rich_style(self._cursor_class())
         status_style = None
         if row.status and not row.stale:
             status_style = self.get_component_rich_style(f"status--{row.status}", partial=True)
