@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from console import heap
+from console import gil, heap
 from console.actions.dispatcher import Dispatcher, Target, UnavailableAudit
 from console.actions.operations import OperationsFeed
 from console.actions.registry import GROW_DISK, ActionSpec
@@ -177,12 +177,15 @@ class NovaApp(App[str | None]):
         self._next_snapshot: FleetSnapshot | None = None
         self._gc_thresholds: tuple[int, int, int] | None = None
         """The collector's thresholds before the console ran (`console.heap.quiet`)."""
+        self._switch_interval: float | None = None
+        """The GIL's switch interval before the console ran (`console.gil`)."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_STATUS)
 
     async def on_mount(self) -> None:
         self._gc_thresholds = heap.quiet()
+        self._switch_interval = gil.favour_the_loop()
         self.set_interval(heap.FULL_EVERY_S, heap.collect_fully)
         for theme in THEMES:
             self.register_theme(theme)
@@ -276,6 +279,8 @@ class NovaApp(App[str | None]):
     async def on_unmount(self) -> None:
         if self._gc_thresholds is not None:
             heap.restore(self._gc_thresholds)
+        if self._switch_interval is not None:
+            gil.restore(self._switch_interval)
         if self._activity_task is not None:
             self._activity_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -61,6 +61,8 @@ class InventoryScreen(VMActions, ConsoleScreen):
     InventoryScreen #filter-bar Label { width: auto; padding: 0 1; color: $accent; }
     InventoryScreen #filter { border: none; height: 1; padding: 0; width: 1fr; }
     InventoryScreen #summary { height: 1; width: auto; color: $foreground-muted; padding: 0 1; }
+    InventoryScreen #position { height: 1; width: auto; color: $foreground-muted; padding: 0 1 0 0; }
+    InventoryScreen #vms { scrollbar-size-vertical: 0; }
     """
 
     def __init__(self) -> None:
@@ -85,6 +87,7 @@ class InventoryScreen(VMActions, ConsoleScreen):
         self._match = query.matcher("")
         self._debounce: Timer | None = None
         self._filter_open = False
+        self._position = ""
         """The operator opened the filter box (`/`) and has not closed it (escape, an empty
         enter). Kept here, not as a CSS class: a class change restyles the bar's widgets,
         a millisecond or two of every `/` and escape."""
@@ -102,6 +105,7 @@ class InventoryScreen(VMActions, ConsoleScreen):
                 yield SteadyInput(placeholder="name, tag:env=prod, host:kvm, state:running …",
                                   id="filter")
             yield Label("", id="summary")
+            yield Label("", id="position")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -324,6 +328,19 @@ class InventoryScreen(VMActions, ConsoleScreen):
             text += f"  {marked} marked"
         text += f"  sort: {self.sort_column}{' (reversed)' if self.sort_reverse else ''}"
         self.query_one("#summary", Label).update(text)
+        self._show_position()
+
+    @on(ResourceTable.RowHighlighted, "#vms")
+    def _show_position(self) -> None:
+        """Where the cursor is, in place of a scrollbar: at 100k rows a scrollbar's thumb is one
+        cell that says little, and redrawing its 45 lines cost a third of the frame of every
+        key that changed the rows (escape: 30 -> 21 ms of CPU)."""
+        table = self.table
+        text = f"{table.cursor_row + 1}/{table.row_count}" if table.row_count else ""
+        label = self.query_one("#position", Label)
+        if text != self._position:  # a layout pass only when its width changes
+            label.update(text, layout=len(text) != len(self._position))
+            self._position = text
 
     def selected_vm(self) -> VM | None:
         key = self.table.cursor_key

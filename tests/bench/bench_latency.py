@@ -8,7 +8,8 @@ character), `escape` (the filter cleared: the full list again), and a screen swi
 `1` back). A key's latency runs from sending it to the first frame the app hands to its driver
 (`App.post_display_hook`) in which the key's effect is visible (cursor on the next row, the
 character in the filter box, the other screen current, the full list back). Keys are spaced
-20-120 ms apart at random, so some land during a poll.
+20-120 ms apart at random, so some land during a poll (escape too, after the filtered list
+is shown: pressed within the same 1/60 s it waited for Textual's next frame slot).
 
 Beside it a loop-lag probe (a task sleeping 5 ms, measuring how late it wakes) gives the
 longest event-loop stall of the session, and for the largest case the inventory's first paint
@@ -259,6 +260,7 @@ async def _round(app: Any, frames: Frames, case: Case, vm_count: int, session: S
     # The table follows the filter 0.12 s after the last character (the debounce).
     shown_at = await frames.until(lambda: 0 < table.row_count < vm_count, 30)
     session.filter_applied.append(shown_at - started)
+    await gap()  # the operator looks at the filtered list before escape, as between all keys
     record("filter: escape (full list back)", []).append(await frames.press(
         "escape", lambda: table.row_count == vm_count and not screen.filter_text))
     await gap()
