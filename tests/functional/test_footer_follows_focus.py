@@ -9,34 +9,17 @@ switch and back), and focus leaving the table redraws the cursor's line, not eve
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from console.app import NovaApp
-from console.config import demo_context
-from console.fleet.polling import Fleet
-from console.fleet.sources import build_backends
 from screens.hosts import HostsScreen
 from screens.inventory import InventoryScreen
 from tests import wait_for
 from widgets.footer import Footer
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("NOVACRON_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("NOVACRON_CONFIG", str(tmp_path / "absent.toml"))
-    fleet = Fleet("demo", build_backends(demo_context(), read_only=False), interval_s=30.0)
-    app = NovaApp(fleet)
-    async with app.run_test(size=(140, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen)
-                       and app.screen.table.row_count == 60)
-        yield app, pilot
 
 
 def footer_keys(app: NovaApp) -> list[FooterKey]:

@@ -7,7 +7,6 @@ Assertions are on widget state (table rows and keys, the screen stack), and the 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
@@ -15,9 +14,6 @@ from textual.widgets import Input, Label, OptionList, Static
 
 from console import demo
 from console.app import NovaApp
-from console.config import demo_context
-from console.fleet.polling import Fleet
-from console.fleet.sources import build_backends
 from console.models import VMState
 from screens.inventory import FILTER_DEBOUNCE_S, InventoryScreen
 from screens.vm_detail import VMDetailScreen
@@ -49,23 +45,6 @@ def inventory(app: NovaApp) -> InventoryScreen:
     screen = app.screen
     assert isinstance(screen, InventoryScreen), type(screen)
     return screen
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NOVACRON_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("NOVACRON_CONFIG", str(tmp_path / "absent.toml"))
-    return tmp_path
-
-
-@pytest.fixture
-async def demo_app(state_dir: Path):  # type: ignore[no-untyped-def]
-    fleet = Fleet("demo", build_backends(demo_context(), read_only=False), interval_s=30.0)
-    app = NovaApp(fleet)
-    async with app.run_test(size=(140, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen)
-                       and app.screen.table.row_count == 60)
-        yield app, pilot
 
 
 async def test_inventory_lists_every_demo_vm(demo_app) -> None:  # type: ignore[no-untyped-def]
