@@ -23,14 +23,14 @@ from textual.widgets import Input, Label
 
 from console.fleet import query
 from console.heap import discard
-from console.models import VM, FleetSnapshot, VMState
+from console.models import VM, FleetSnapshot
 from screens.console_screen import ConsoleScreen
 from screens.rows import VM_COLUMNS, vm_row
 from screens.run_action import VMActions, target_of, vm_action_bindings
 from screens.vm_detail import VMDetailScreen
 from widgets.footer import Footer
 from widgets.format import sparkline
-from widgets.resource_table import ResourceTable, Row
+from widgets.resource_table import LazyRows, ResourceTable, Row
 from widgets.status_header import StatusHeader
 from widgets.steady_input import SteadyInput
 
@@ -71,12 +71,19 @@ class InventoryScreen(VMActions, ConsoleScreen):
         self.sort_column = "name"
         self.sort_reverse = False
         self._vms: dict[str, VM] = {}
-        self._rows: dict[str, Row] = {}
+        self._made: dict[str, Row] = {}
+        """The rows made so far for `_vms` (on demand: `LazyRows`); a new poll starts anew."""
+        self._make: Callable[[str], Row] = lambda key: vm_row(self._vms[key])
+        self._retired: list[dict[str, VM] | dict[str, Row]] = []
+        """Earlier polls' VMs and rows, let go of once the table shows none of their rows."""
+        self._table_vms: dict[str, VM] | None = None
+        """The VMs the table's rows are made from (it may still show an earlier poll's while
+        a filter walks the new one)."""
         self._shown: list[str] = []
         self._order: list[str] | None = None
         """Every VM's key in the current sort order (None: sort again)."""
-        self._full: list[Row] | None = None
-        """The rows of `_order` (None: build again), what the table shows without a filter."""
+        self._full: LazyRows | None = None
+        """The rows of `_order` (None: again), what the table shows without a filter."""
         self._full_stale = 0
         self._full_index: dict[str, int] | None = None
         self._full_index_of: list[str] | None = None
@@ -87,10 +94,10 @@ class InventoryScreen(VMActions, ConsoleScreen):
         self._match = query.matcher("")
         self._debounce: Timer | None = None
         self._filter_open = False
-        self._position = ""
         """The operator opened the filter box (`/`) and has not closed it (escape, an empty
         enter). Kept here, not as a CSS class: a class change restyles the bar's widgets,
         a millisecond or two of every `/` and escape."""
+        self._position = ""
         self._pending: FleetSnapshot | None = None
         self._digesting = False
 
@@ -141,8 +148,9 @@ class InventoryScreen(VMActions, ConsoleScreen):
     def _digest(self, snapshot: FleetSnapshot) -> Generator[None, None, None]:
         """Compare `snapshot` with the VMs shown, `DIGEST_STEP` VMs per step (yields between
         steps), then apply it in one step. When the keys, their order and the filter's result
-        stay (a poll that changed figures only), the steps also build the table's new rows,
-        so applying is a list swap however large the fleet."""
+        stay (a poll that changed figures only), applying is a swap of `LazyRows` however
+        large the fleet: the rows on screen are made again (figures, sparklines), the others
+        when they are first drawn."""
         new: dict[str, VM] = {}
         for n, vm in enumerate(snapshot.vms, 1):
             new[vm.key] = vm
@@ -150,64 +158,72 @@ class InventoryScreen(VMActions, ConsoleScreen):
                 yield
         old = self._vms
         changed: list[VM] = []
-        same: list[VM] = []
         for n, (key, vm) in enumerate(new.items(), 1):
-            (same if old.get(key) == vm else changed).append(vm)
+            if old.get(key) != vm:
+                changed.append(vm)
             if n % DIGEST_STEP == 0:
                 yield
-        rows: dict[str, Row] = {}
-        trend = self._trends()
-        for n, vm in enumerate(changed, 1):
-            rows[vm.key] = vm_row(vm, trend(f"vm:{vm.key}"))
-            if n % DIGEST_STEP == 0:
-                yield
-        grown: list[VM] = []
-        for start in range(0, len(same), DIGEST_STEP):
-            grown += self._growing_trends(same[start:start + DIGEST_STEP], rows)
-            yield
-        changed += grown
         order, shown, match = self._order, self._shown, self._match
         resort = new.keys() != old.keys() or order is None
         moved: bool | str = resort or (yield from self._moves(changed, old, match))
         if not moved and order is not None:
-            merged = dict(self._rows)
-            merged.update(rows)
-            yield
-            full_rows = yield from self._rows_of(order, merged)
             full_stale = yield from self._count_stale(order, new)
-            if shown is order:
-                shown_rows, stale = full_rows, full_stale
-            else:
-                shown_rows = yield from self._rows_of(shown, merged)
-                stale = yield from self._count_stale(shown, new)
+            stale = full_stale if shown is order else (yield from self._count_stale(shown, new))
         if self._vms is not old:  # cannot happen (one digest at a time), but never mix polls
             return
         if not self.query("#vms"):
             return  # the app is closing: the screen's widgets are gone, its workers not yet
-        self._vms = new
+        old_made = self._made
+        self._vms, self._made = new, {}
+        self._make = self._row_maker(new)
         if not moved and order is not None and self._order is order:
-            # same keys, same order: the rows built in the steps hold
-            old_rows, old_full = self._rows, self._full
-            self._rows, self._full, self._full_stale = merged, full_rows, full_stale
+            # same keys, same order: only the rows are new
+            self._full = LazyRows(order, self._make, self._made)
+            self._full_stale = full_stale
             if self._shown is shown and self._match is match:
                 self._stale_shown = stale
-                replaced = self.table.replace_rows(shown_rows)
+                self._show(self._full if shown is order
+                           else LazyRows(shown, self._make, self._made), replace=True)
                 self._update_summary()
             else:  # a key changed the filter meanwhile: without one the rows are at hand,
                 self._rebuild()  # with one it is a walk in steps
-                replaced = []
-            # the last poll's VMs and rows, let go of a slice at a time
-            discard(old, old_rows, *([old_full] if old_full is not None else []), replaced)
+            self._retire(old, old_made)
             return
         # VMs came, went or moved in the sort or the filter, or a key changed the sort
         # meanwhile: filter (and sort) again
-        self._rows.update(rows)
-        for gone in old.keys() - new.keys():
-            self._rows.pop(gone, None)
         if resort or moved == "sort" or self._order is not order:
             self._order = None
         self._full = None
         self._rebuild()
+        self._retire(old, old_made)
+
+    def _show(self, rows: LazyRows, index: dict[str, int] | None = None, *,
+              replace: bool = False) -> None:
+        """Put rows of the current VMs in the table (`replace`: same keys, same order)."""
+        if replace:
+            self.table.replace_rows(rows)
+        else:
+            self.table.set_rows(rows, index)
+        self._table_vms = self._vms
+        self._retire()
+
+    def _retire(self, *containers: dict[str, VM] | dict[str, Row]) -> None:
+        """Let go of earlier polls' VMs and rows (a slice at a time, `console.heap.discard`)
+        once the table shows rows of the current VMs only: until then, a row it still shows
+        may be made from them."""
+        self._retired += containers
+        if self._retired and self._table_vms is self._vms:
+            discard(*self._retired)
+            self._retired = []
+
+    def _row_maker(self, vms: dict[str, VM]) -> Callable[[str], Row]:
+        """How a row of `vms` is made when first drawn: its VM and CPU sparkline now."""
+        trend = self._trends()
+
+        def make(key: str) -> Row:
+            return vm_row(vms[key], trend(f"vm:{key}"))
+
+        return make
 
     def _moves(self, changed: list[VM], old: dict[str, VM], match: Callable[[VM], bool]
                ) -> Generator[None, None, bool | str]:
@@ -226,37 +242,12 @@ class InventoryScreen(VMActions, ConsoleScreen):
         return refilter
 
     @staticmethod
-    def _rows_of(keys: list[str], rows: dict[str, Row]) -> Generator[None, None, list[Row]]:
-        result: list[Row] = []
-        for start in range(0, len(keys), DIGEST_STEP):
-            result += [rows[key] for key in keys[start:start + DIGEST_STEP]]
-            yield
-        return result
-
-    @staticmethod
     def _count_stale(keys: list[str], vms: dict[str, VM]) -> Generator[None, None, int]:
         stale = 0
         for start in range(0, len(keys), DIGEST_STEP):
             stale += sum(1 for key in keys[start:start + DIGEST_STEP] if vms[key].stale)
             yield
         return stale
-
-    def _growing_trends(self, same: list[VM], rows: dict[str, Row]) -> list[VM]:
-        """Of the VMs equal to their last poll, the running ones whose sparkline is still
-        filling up: a steady CPU rate leaves the VM unchanged, but its history gained a point.
-        Only rows with fewer than TREND_POINTS glyphs ask the history, so once the sparklines
-        are full this is a length check per running VM. New rows go into `rows`."""
-        grown = []
-        trend_of = self._trends()
-        for vm in same:
-            row = self._rows.get(vm.key)
-            if row is None or vm.state is not VMState.RUNNING or len(row.cells[-1]) >= TREND_POINTS:
-                continue
-            trend = trend_of(f"vm:{vm.key}")
-            if trend != row.cells[-1]:
-                rows[vm.key] = vm_row(vm, trend)
-                grown.append(vm)
-        return grown
 
     def _cpu_trend(self, target: str) -> str:
         """Sparkline of the target's recent CPU use, from the app's metrics history."""
@@ -277,9 +268,9 @@ class InventoryScreen(VMActions, ConsoleScreen):
         return trend
 
     def _rebuild(self) -> None:
-        """Filter and sort everything again (rows are reused, only order is recomputed; the
-        whole fleet is sorted only when its order may have changed). Without a filter the
-        table gets the whole order and its rows as kept (`_full`): clearing a filter at
+        """Filter and sort everything again (rows made are reused, only order is recomputed;
+        the whole fleet is sorted only when its order may have changed). Without a filter
+        the table gets the whole order and its rows as kept (`_full`): clearing a filter at
         100k VMs builds no list."""
         if self._order is None:
             ordered = query.sort_vms(list(self._vms.values()), self.sort_column, self.sort_reverse)
@@ -294,13 +285,13 @@ class InventoryScreen(VMActions, ConsoleScreen):
         if match is query.match_all:
             self._shown = self._order
             if self._full is None:
-                self._full = [self._rows[key] for key in self._order]
+                self._full = LazyRows(self._order, self._make, self._made)
                 self._full_stale = sum(1 for vm in vms.values() if vm.stale)
             if self._full_index is None:
                 self._full_index = {key: i for i, key in enumerate(self._order)}
                 self._full_index_of = self._order
             self._stale_shown = self._full_stale
-            table.set_rows(self._full, self._full_index)
+            self._show(self._full, self._full_index)
         elif len(self._order) > DIGEST_STEP:
             cursor = self._filtered_cursor
 
@@ -313,7 +304,7 @@ class InventoryScreen(VMActions, ConsoleScreen):
         else:
             self._shown = [key for key in self._order if match(vms[key])]
             self._stale_shown = sum(1 for key in self._shown if vms[key].stale)
-            table.set_rows([self._rows[key] for key in self._shown])
+            self._show(LazyRows(self._shown, self._make, self._made))
         self._update_summary()
         self._keep_cursor(self._filtered_cursor)
 
@@ -401,30 +392,28 @@ class InventoryScreen(VMActions, ConsoleScreen):
         makes it walk again; another filter or sort starts its own walk (this one is
         cancelled)."""
         while True:
-            order, vms, rows_of, match = self._order, self._vms, self._rows, self._match
+            order, vms, match = self._order, self._vms, self._match
             if order is None:
                 return
             shown: list[str] = []
-            rows: list[Row] = []
             index: dict[str, int] = {}
             stale = 0
             for start in range(0, len(order), DIGEST_STEP):
-                if self._vms is not vms or self._rows is not rows_of:
+                if self._vms is not vms:
                     break  # a poll was applied (the old VMs are being let go of): again
                 found = [key for key in order[start:start + DIGEST_STEP] if match(vms[key])]
                 stale += sum(1 for key in found if vms[key].stale)
                 index.update(zip(found, range(len(shown), len(shown) + len(found)), strict=True))
-                rows += [rows_of[key] for key in found]
                 shown += found
                 await asyncio.sleep(0)
             if self._match is not match:
                 return  # no filter now (shown at once), or another walk
-            if self._order is order and self._vms is vms and self._rows is rows_of:
+            if self._order is order and self._vms is vms:
                 break
         if not self.query("#vms"):
             return  # the app is closing
         self._shown, self._stale_shown = shown, stale
-        self.table.set_rows(rows, index)
+        self._show(LazyRows(shown, self._make, self._made), index)
         self._update_summary()
         self._keep_cursor(before)
 

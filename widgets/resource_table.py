@@ -26,9 +26,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from widgets.table_model import Column, Row, layout_columns, merge_segments
+from widgets.table_model import Column, LazyRows, Row, layout_columns, merge_segments, row_keys
 
-__all__ = ["Column", "ResourceTable", "Row"]
+__all__ = ["Column", "LazyRows", "ResourceTable", "Row"]
 
 STATUS_CLASSES = ("running", "stopped", "paused", "migrating", "error", "stale")
 
@@ -118,7 +118,7 @@ class ResourceTable(ScrollView, can_focus=True):
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = tuple(columns)
-        self._rows: list[Row] = []
+        self._rows: Sequence[Row] = []
         self._index: dict[str, int] = {}
         self._marked: set[str] = set()
         self._widths: list[int] = []
@@ -138,7 +138,9 @@ class ResourceTable(ScrollView, can_focus=True):
     @property
     def cursor_key(self) -> str | None:
         if 0 <= self.cursor_row < len(self._rows):
-            return self._rows[self.cursor_row].key
+            rows = self._rows
+            return rows.keys[self.cursor_row] if isinstance(rows, LazyRows) else (
+                rows[self.cursor_row].key)
         return None
 
     @property
@@ -151,19 +153,19 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def row_keys(self) -> list[str]:
         """Row keys in display order."""
-        return [row.key for row in self._rows]
+        return row_keys(self._rows)
 
     def set_rows(self, rows: Sequence[Row], index: dict[str, int] | None = None) -> None:
         """Replace every row (order changed, rows added or removed). The cursor keeps its key.
 
         `index` (each row's key to its position), when the caller keeps one for these rows,
         saves building it again (100k rows: ~15 ms); the table does not change it, nor a
-        list of `rows`, which it keeps as given (a copy of 100k rows is a millisecond of the
-        escape that brings the whole fleet back)."""
+        list or `LazyRows` of `rows`, which it keeps as given (a copy of 100k rows is a
+        millisecond of the escape that brings the whole fleet back)."""
         old_key = self.cursor_key
-        self._rows = rows if isinstance(rows, list) else list(rows)
+        self._rows = rows if isinstance(rows, list | LazyRows) else list(rows)
         self._index = index if index is not None else {
-            row.key: i for i, row in enumerate(self._rows)}
+            key: i for i, key in enumerate(row_keys(self._rows))}
         self._marked &= self._index.keys()
         self.virtual_size = Size(self._total_width(), len(self._rows) + 1)
         follow = old_key if self._cursor_moved else None
@@ -173,14 +175,14 @@ class ResourceTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self, self.cursor_key))
         self.refresh()
 
-    def replace_rows(self, rows: Sequence[Row]) -> list[Row]:
+    def replace_rows(self, rows: Sequence[Row]) -> Sequence[Row]:
         """New rows for the same keys in the same order (a poll changed values only): one
-        list swap, and only the visible lines that changed are redrawn, however many rows
-        there are; returns the list it replaced (no longer used). Other changes are
-        `set_rows`."""
+        swap, and only the visible lines that changed are redrawn (with `LazyRows`, only
+        those rows are made), however many rows there are; returns the rows it replaced (no
+        longer used). Other changes are `set_rows`."""
         if len(rows) != len(self._rows):
             raise ValueError("replace_rows needs the same keys in the same order")
-        old, self._rows = self._rows, list(rows)
+        old, self._rows = self._rows, rows if isinstance(rows, list | LazyRows) else list(rows)
         top = int(self.scroll_offset.y)
         height = self.scrollable_content_region.height - 1
         for index in range(top, min(top + height, len(self._rows))):
@@ -196,6 +198,7 @@ class ResourceTable(ScrollView, can_focus=True):
         changed = 0
         top = int(self.scroll_offset.y)
         height = self.scrollable_content_region.height - 1
+        mine: list[Row] | None = None  # the caller's rows are never changed: a copy
         for row in rows:
             index = self._index.get(row.key)
             if index is None:
@@ -203,9 +206,9 @@ class ResourceTable(ScrollView, can_focus=True):
             old = self._rows[index]
             if old == row:
                 continue
-            if not changed:
-                self._rows = list(self._rows)  # the caller's list is never changed
-            self._rows[index] = row
+            if mine is None:
+                self._rows = mine = list(self._rows)
+            mine[index] = row
             changed += 1
             if top <= index < top + height:
                 self._refresh_cells(index - top + 1, old, row)

@@ -49,7 +49,9 @@ async def test_sparkline_of_an_unchanging_vm_fills_up_poll_after_poll() -> None:
         inventory = app.screen
         assert isinstance(inventory, InventoryScreen)
         points = app.metrics.tail(target, "cpu", TREND_POINTS)
-        cell = inventory._rows[STEADY.key].cells[-1]
+        row = inventory.table.row(STEADY.key)
+        assert row is not None
+        cell = row.cells[-1]
         assert len(points) >= 4
         assert len(cell) == len(points), (cell, points)  # one glyph per poll, all of them
         assert set(cell) == {cell[0]}  # a steady half-busy VM: the same level throughout
