@@ -1,67 +1,125 @@
-"""Textual's `Footer`, rebuilt only when what it shows changes, without leaking its keys.
+"""The footer: the screen's keys on one line, drawn by one widget.
 
-Rebuilt only on change: Textual's footer recomposes all its `FooterKey`s whenever the screen's
-bindings *may* have changed: every focus change (`/` into the filter box, escape out of it),
-every return to a screen. Each rebuild mounts and styles some 25 widgets (~20 ms of the event
-loop's time, a frame and more of keypress latency), yet focus moving between the table and
-the filter box changes nothing the footer shows. So the footer remembers what it last showed
-(every shown key, its description, whether it is enabled, its tooltip, its group) and skips a
-rebuild that would draw the same.
+Why not Textual's `Footer`: it is a container of one `FooterKey` widget per key. It mounts them
+all again whenever the bindings may have changed (every focus move: `/` into the filter box,
+escape out of it), and every layout pass measures each key again (their width is auto, and
+typing in the filter box lays the screen out at every character). At 100k VMs that was most
+of the frame of `/`, escape and each typed character (some 20 widgets mounted, styled and
+measured each time; issue 17). One widget drawing one line costs a fraction of that, and
+redraws only when the keys it shows change. Textual's footer also leaked: each key registered
+a watcher on the footer that Textual never dropped (Textualize/textual#6666).
 
-No leak: each key is created with `data_bind(compact=Footer.compact)`, which registers a
-watcher on the footer itself; Textual drops a watcher of a removed widget only when the
-watched value next changes, and `compact` never does. So every rebuild kept the old keys (and
-their styles and caches) alive: about 16 KiB per wall page switch, some 70 MiB a day at one
-switch every 20 s. Textualize/textual#6666; remove `drop_dead_watchers` when Textual prunes
-those watchers itself.
+It looks the same: each key in the footer-key colours with a space either side, then its
+description, disabled keys dim. Clicking a key presses it. Not kept: the hover highlight and
+tooltips, and the command palette's key (the theme hid it: ctrl+p still opens the palette).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
-from textual.widgets import Footer as TextualFooter
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.widget import Widget
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-Shown = tuple[object, ...]
+DIM = Style(dim=True)
 
 
-class Footer(TextualFooter):
-    """`Footer` that rebuilds only when its keys change and forgets the removed keys' watchers."""
+class FooterKey(NamedTuple):
+    """One key as the footer shows it."""
 
-    _shown: Shown | None = None
+    key: str
+    """What pressing it sends (`Binding.key`)."""
+    display: str
+    """How it is written (`App.get_key_display`)."""
+    description: str
+    enabled: bool
 
-    def shown_keys(self) -> Shown:
-        """What a rebuild would draw: the inputs of `Footer.compose`, in order."""
-        app = self.app
-        keys = tuple(
-            (binding.key, app.get_key_display(binding), binding.description, binding.action,
-             enabled, tooltip, binding.group, binding.tooltip)
-            for (_node, binding, enabled, tooltip) in self.screen.active_bindings.values()
-            if binding.show or binding.key == app.COMMAND_PALETTE_BINDING)
-        return (self.compact, self.show_command_palette, app.ENABLE_COMMAND_PALETTE, keys)
+
+class Footer(Widget, can_focus=False):
+    """The keys the focused widget, its screen and the app offer, from `Screen.active_bindings`
+    (a key bound to several actions is shown once, as Textual's footer does)."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"footer--key", "footer--description"}
+    DEFAULT_CSS = """
+    Footer {
+        dock: bottom;
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: clip;
+        color: $footer-foreground;
+        background: $footer-background;
+    }
+    Footer > .footer--key {
+        color: $footer-key-foreground;
+        background: $footer-key-background;
+        text-style: bold;
+    }
+    Footer > .footer--description {
+        color: $footer-description-foreground;
+        background: $footer-description-background;
+    }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.keys: tuple[FooterKey, ...] = ()
+        """What the footer shows now, left to right."""
+        self._spans: list[tuple[int, int, FooterKey]] = []
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+        self.bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
 
     def bindings_changed(self, screen: Screen[object]) -> None:
-        if self.is_attached and screen is self.screen and self._shown is not None:
-            try:
-                unchanged = self.shown_keys() == self._shown
-            except Exception:  # a binding being torn down: rebuild as Textual would
-                unchanged = False
-            if unchanged:
+        """The screen's bindings may have changed (focus moved, a check changed): redraw if
+        the keys shown did."""
+        if not self.is_attached or screen is not self.screen:
+            return
+        keys = self.shown_keys()
+        if keys != self.keys:
+            self.keys = keys
+            self.refresh()
+
+    def shown_keys(self) -> tuple[FooterKey, ...]:
+        app = self.app
+        shown: dict[str, FooterKey] = {}
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if binding.show and binding.action not in shown:
+                shown[binding.action] = FooterKey(binding.key, app.get_key_display(binding),
+                                                  binding.description, enabled)
+        return tuple(shown.values())
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("footer--key")
+        description_style = self.get_component_rich_style("footer--description")
+        line = Text(no_wrap=True, overflow="crop", end="")
+        self._spans = []
+        for key in self.keys:
+            start = line.cell_len
+            dim = DIM if not key.enabled else Style()
+            if key.description:
+                line.append(f" {key.display} ", key_style + dim)
+                line.append(f"{key.description} ", description_style + dim)
+            else:
+                line.append(key.display, key_style + dim)
+            self._spans.append((start, line.cell_len, key))
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, key in self._spans:
+            if start <= event.x < end:
+                if key.enabled:
+                    self.app.simulate_key(key.key)
+                else:
+                    self.app.bell()
                 return
-        super().bindings_changed(screen)
-
-    async def recompose(self) -> None:
-        await super().recompose()
-        self.drop_dead_watchers()
-        if self._bindings_ready and self.is_attached:
-            self._shown = self.shown_keys()
-
-    def drop_dead_watchers(self) -> None:
-        """Forget watchers registered on this footer by widgets that were removed since."""
-        watchers: dict[str, list[tuple[object, object]]] = getattr(self, "__watchers", {})
-        for entries in watchers.values():
-            entries[:] = [(node, callback) for node, callback in entries
-                          if not getattr(node, "_closing", False)]
