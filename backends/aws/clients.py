@@ -22,6 +22,7 @@ from botocore.loaders import Loader, create_loader
 
 from .errors import translate
 from .ids import DEFAULT_PROFILE
+from .parsing import ParserFactory
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Clients:
                 try:
                     core = botocore.session.get_session()
                     core.register_component("data_loader", shared_loader())
+                    core.register_component("response_parser_factory", ParserFactory())
                     session = boto3.Session(botocore_session=core,
                                             profile_name=profile if self._named else None)
                     core.get_scoped_config()  # an unknown profile fails here, not later

@@ -144,3 +144,25 @@ async def test_capacity_counts_running_standard_vcpus_and_says_when_the_quota_is
     assert found["us-east-1"].running_vcpus == 0
     assert found["eu-west-1"].quota_vcpus is None and found["eu-west-1"].headroom is None
     assert "NoSuchResource" in found["eu-west-1"].note
+
+
+async def test_the_sources_chunked_parsing_reads_what_botocores_own_reads(
+        aws_world: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`backends.aws.parsing` feeds the XML in pieces and reads timestamps itself: the same
+    answer as a plain boto3 client's, a piece boundary falling inside a multi-byte name."""
+    from backends.aws import parsing
+
+    monkeypatch.setattr(parsing, "CHUNK", 7)
+    ids = aws_world.run(3, instance_type="t3.micro", tags={"Name": "größe-\u00e9\u4e2d", "k": "v"})
+    aws = AwsBackend("aws", profiles=["alpha"], regions=["eu-west-1"])
+    try:
+        ours = await aws._api("ec2", "alpha", "eu-west-1", "describe_instances", InstanceIds=ids)
+        client = aws.clients.client("ec2", "alpha", "eu-west-1")
+        assert isinstance(client._endpoint._response_parser_factory, parsing.ParserFactory)
+        assert "EC2QueryParser" in {cls.__name__ for cls in parsing._OURS}  # it parsed
+    finally:
+        await aws.close()
+    plain = aws_world.ec2().describe_instances(InstanceIds=ids)
+    assert ours["Reservations"] == plain["Reservations"]
+    launched = ours["Reservations"][0]["Instances"][0]["LaunchTime"]
+    assert launched.utcoffset() is not None and abs(launched.timestamp() - time.time()) < 3600
