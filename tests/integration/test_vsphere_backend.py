@@ -297,6 +297,23 @@ async def test_metrics_for_every_host_and_running_vm_in_one_query(backend: Vsphe
     assert await backend.alerts() == []  # vcsim raises no alarms (conversion: unit-tested)
 
 
+async def test_samples_follow_a_vm_started_within_the_sampling_interval(
+        backend: VsphereBackend, api: Any) -> None:
+    """Samples are reused within vCenter's 20 s real-time interval, but not once the running
+    VMs changed: a VM powered on since the last answer is asked about at once."""
+    vm = await vm_named(backend, "DC0_H0_VM1")
+    if power(api, vm.name) == "poweredOn":
+        await backend.force_off(vm.id)
+    await backend.vms()
+    first = {s.target for s in await backend.samples()}
+    assert f"vm:vc/{vm.id}" not in first
+    await backend.start(vm.id)
+    await backend.vms()
+    second = {s.target for s in await backend.samples()}
+    assert f"vm:vc/{vm.id}" in second
+    assert first < second
+
+
 async def test_hostile_names_are_made_inert(backend: VsphereBackend, api: Any) -> None:
     evil = "evil\x9b31m\u202eVM"  # C1 CSI and a bidi override (SOAP's XML cannot carry ESC)
     vf.wait_task(api_vm(api, "DC0_C0_RP0_VM1").Rename_Task(evil))
