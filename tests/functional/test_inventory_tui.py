@@ -6,6 +6,7 @@ Assertions are on widget state (table rows and keys, the screen stack), and the 
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -198,9 +199,10 @@ async def test_cursor_and_rows_survive_an_unchanged_poll(demo_app) -> None:  # t
     await pilot.press(*["down"] * 45)  # off the first page: scrolled
     key, scroll = screen.table.cursor_key, screen.table.scroll_offset.y
     assert scroll > 0
-    generation = app.snapshot.generation
+    poked = time.time()  # the fleet's clock
     app.fleet.poke()
-    await wait_for(pilot, lambda: app.snapshot.generation >= generation + 5)  # every source polled
+    await wait_for(pilot, lambda: all(h.last_success is not None and h.last_success >= poked
+                                      for h in app.snapshot.health))  # every source polled
     assert screen.table.cursor_key == key and screen.table.scroll_offset.y == scroll
 
 

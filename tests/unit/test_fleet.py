@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import shutil
 import socket
@@ -14,7 +15,13 @@ from backends.libvirt.backend import LibvirtBackend
 from backends.libvirt.events import silence_default_error_handler
 from console import demo
 from console.config import demo_context
-from console.fleet.polling import CIRCUIT_OPEN_AFTER, MAX_BACKOFF_S, Fleet, backoff_delay
+from console.fleet.polling import (
+    CIRCUIT_OPEN_AFTER,
+    MAX_BACKOFF_S,
+    PUBLISH_GAP_S,
+    Fleet,
+    backoff_delay,
+)
 from console.fleet.sources import build_backends
 from console.models import FleetSnapshot, HostState
 
@@ -199,3 +206,27 @@ async def test_running_fleet_publishes_new_generations_and_pokes() -> None:
     finally:
         await fleet.stop()
     assert not fleet._tasks
+
+
+async def test_answers_in_a_burst_are_published_together_and_none_is_lost() -> None:
+    """Sources answering one after another are published at most once per PUBLISH_GAP_S
+    (200 hosts answered 40 times a second, each a merge and diff of the whole fleet), and the
+    last answer of a burst is published too."""
+    published: list[tuple[float, FleetSnapshot]] = []
+    loop = asyncio.get_running_loop()
+    paths = demo.host_files()
+    fleet = Fleet("demo", [LibvirtBackend(p.stem, f"test://{p}") for p in paths],
+                  interval_s=30, on_snapshot=lambda s: published.append((loop.time(), s)))
+    await fleet.start()
+    try:
+        for _ in range(200):
+            if published and all(h.ok for h in published[-1][1].health):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await fleet.stop()
+    assert len(paths) == 5
+    assert published and all(h.ok for h in published[-1][1].health), "the burst's end published"
+    assert len(published[-1][1].vms) == 60
+    times = [t for t, _ in published]
+    assert all(b - a >= PUBLISH_GAP_S - 0.01 for a, b in itertools.pairwise(times))
