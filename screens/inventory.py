@@ -48,7 +48,7 @@ class InventoryScreen(VMActions, ConsoleScreen):
     """`1` / `:inventory`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", id="inventory.filter"),
+        Binding("slash", "filter", "Filter", id="inventory.filter", priority=True),
         Binding("s", "sort_next", "Sort", id="inventory.sort"),
         Binding("S", "sort_reverse", "Reverse", id="inventory.sort_reverse"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="inventory.clear"),
@@ -360,8 +360,17 @@ class InventoryScreen(VMActions, ConsoleScreen):
     # -- actions ----------------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        """Focus the filter box at once. `/` is a priority binding, so it runs when the app
+        receives it, before the keys behind it are routed: over SSH, `/pg` typed quickly
+        arrives in one packet, and the `p` and `g` went to the table and were lost."""
         self._filter_open = True
-        self.query_one("#filter", Input).focus()
+        self.set_focus(self.query_one("#filter", Input))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":  # in the box, `/` is a character of the filter
+            focused = self.focused
+            return not (isinstance(focused, Input) and focused.id == "filter")
+        return super().check_action(action, parameters)
 
     def action_clear_filter(self) -> None:
         if self.filter_text or self._filter_open:

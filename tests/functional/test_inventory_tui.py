@@ -10,6 +10,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from textual import events
 from textual.command import CommandPalette
 from textual.widgets import Input, Label, OptionList, Static
 
@@ -226,3 +227,20 @@ async def test_palette_finds_a_vm_by_name_and_opens_it(demo_app) -> None:  # typ
     await pilot.press("escape")
     await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen))
     assert inventory(app).table.cursor_key == vm.key, "the inventory cursor moved to it"
+
+
+async def test_characters_typed_right_behind_slash_reach_the_filter_box(demo_app) -> None:  # type: ignore[no-untyped-def]
+    """Over SSH, `/pg` typed quickly arrives in one packet: all three keys are queued before
+    the first is handled. The `p` and `g` belong in the filter box (they were lost), and a `/`
+    typed in the box is part of the filter."""
+    app, pilot = demo_app
+    screen = inventory(app)
+    for key, character in (("slash", "/"), ("p", "p"), ("g", "g")):
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app._driver.send_message(event)  # as the terminal driver delivers a burst
+    box = screen.query_one("#filter", Input)
+    await wait_for(pilot, lambda: box.value == "pg")
+    assert app.focused is box and screen.table.cursor_row == 0
+    await pilot.press("slash")
+    await wait_for(pilot, lambda: box.value == "pg/")
