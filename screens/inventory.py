@@ -249,12 +249,9 @@ class InventoryScreen(VMActions, ConsoleScreen):
             yield
         return stale
 
-    def _cpu_trend(self, target: str) -> str:
-        """Sparkline of the target's recent CPU use, from the app's metrics history."""
-        return self._trends()(target)
-
     def _trends(self) -> Callable[[str], str]:
-        """`_cpu_trend` with the app's history looked up once (a digest asks 100k times)."""
+        """A target's CPU sparkline from the app's metrics history, looked up once per poll
+        (`_row_maker`), not once per row made."""
         history = getattr(self.app, "metrics", None)
         if history is None:
             return lambda _target: ""
